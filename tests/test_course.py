@@ -75,3 +75,14 @@ def test_labs_execute_with_papermill_and_save_figures(repo, tmp_path):
         assert not errors, f"{lab.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
         figures = list((tmp_path / "figures" / lab.name).glob("*.png"))
         assert figures, f"{lab.name} saved no figures"
+
+
+def test_instructor_course_setup_keeps_existing_config(repo, tmp_path):
+    notebooks.setup_course(labs(repo), tmp_path)
+    for lab in labs(repo):
+        assert (tmp_path / "source" / lab.name / f"{lab.name}.ipynb").is_file()
+    config = tmp_path / "nbgrader_config.py"
+    assert "ExecutePreprocessor.timeout" in config.read_text()
+    config.write_text("# the instructor's own settings\n")
+    notebooks.setup_course(labs(repo), tmp_path)
+    assert config.read_text() == "# the instructor's own settings\n"

