@@ -81,7 +81,7 @@ def main() -> int:
     numbers = model_numbers(TrainConfig())
     print(f"BadNets on sklearn digits, target {TARGET}, poison rate {RATE:.0%}, seeds {SEEDS} "
           f"({time.perf_counter() - start:.0f} s)")
-    print(f"{"measurement":<66} {'median':>8}   per seed")
+    print(f"{'measurement':<66} {'median':>8}   per seed")
     for key, values in numbers.items():
         print(f"{key:<66} {statistics.median(values):>8.4f}   " + " ".join(f"{v:.4f}" for v in values))
     gap = statistics.median(numbers["patch 5%: accuracy gap to clean model (points)"])
