@@ -39,6 +39,7 @@ grade: setup
 
 bench: setup
 	$(BIN)/python benchmarks/model_load.py
+	$(BIN)/python benchmarks/badnets_bench.py --lab
 
 clean:
 	rm -rf build .pytest_cache

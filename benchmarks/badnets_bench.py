@@ -1,7 +1,7 @@
 """Lab 01 targets, measured: median over 3 seeds of the BadNets numbers, and optionally lab runtimes.
 
-    PYTHONPATH=src python benchmarks/badnets_bench.py            # the model numbers (about a minute)
-    PYTHONPATH=src python benchmarks/badnets_bench.py --lab      # also time the notebook at ci and full
+    .venv/bin/python benchmarks/badnets_bench.py          # the model numbers (about a minute)
+    .venv/bin/python benchmarks/badnets_bench.py --lab    # also time the notebook at ci and full (make bench)
 
 Targets (issue 3): at 5% poisoning, attack success >= 95% and clean accuracy within 1.0 point of a
 clean model; STRIP AUROC >= 0.95 for the patch trigger; the lab in <= 60 s (ci) and <= 180 s (full).
