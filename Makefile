@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python benchmarks/model_load.py
 	$(BIN)/python benchmarks/badnets_bench.py --lab
 	$(BIN)/python benchmarks/organisms_bench.py
+	$(BIN)/python benchmarks/code_organism_bench.py
 
 clean:
 	rm -rf build .pytest_cache
