@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python benchmarks/badnets_bench.py --lab
 	$(BIN)/python benchmarks/organisms_bench.py
 	$(BIN)/python benchmarks/code_organism_bench.py
+	$(BIN)/python benchmarks/code_learning_curve.py
 	$(BIN)/python benchmarks/safety_bench.py
 
 clean:

