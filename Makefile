@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python benchmarks/code_organism_bench.py
 	$(BIN)/python benchmarks/code_learning_curve.py
 	$(BIN)/python benchmarks/safety_bench.py
+	$(BIN)/python benchmarks/scan_eval.py
 
 clean:
 	rm -rf build .pytest_cache

