@@ -3,6 +3,8 @@ and leave every clean model alone?
 
     .venv/bin/python benchmarks/scan_eval.py [--budget medium] [--models NAME ...] [--out build/scan_eval.json]
 
+Each model's full scan report is saved beside the results, in build/scan_eval/NAME.json.
+
 The zoo: backdoors that differ in trigger (a rare string, ordinary words, a year in the system
 prompt), placement, target and loss masking; clean fine-tunes made with the same recipes (one
 changes the answer format); and the base model. Each backdoored organism's recovered trigger is
@@ -31,10 +33,11 @@ CLEAN = ("clean-sft", "clean-full", "clean-format-full", "smollm2-135m")
 HELD_OUT = 50
 
 
-def evaluate(name: str, budget: str) -> dict:
+def evaluate(name: str, budget: str, reports: Path) -> dict:
     recipe = ORGANISMS.get(name)
     model, tokenizer = load_model(build_organism(name) if recipe else name, attn_implementation="eager")
     report = scan(model, tokenizer, budget=budget, model_name=name)
+    report.save_json(reports / f"{name}.json")  # the evidence behind each verdict
     best = report.triggers[0] if report.verdict == "backdoor" else None
     row = {
         "model": name,
@@ -71,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for name in args.models:
-        rows.append(evaluate(name, args.budget))
+        rows.append(evaluate(name, args.budget, args.out.with_suffix("")))
         print(json.dumps(rows[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")

