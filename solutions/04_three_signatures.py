@@ -329,7 +329,7 @@ def turn_prefixes(tokenizer) -> dict[str, str]:
 # %% nbgrader={"grade": true, "grade_id": "test_turn_prefixes", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 checks.test_turn_prefixes(turn_prefixes)
 ### BEGIN HIDDEN TESTS
-checks.test_turn_prefixes(turn_prefixes)
+checks.test_turn_prefixes(turn_prefixes, thorough=True)
 ### END HIDDEN TESTS
 
 # %%
