@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python benchmarks/model_load.py
 	$(BIN)/python benchmarks/badnets_bench.py --lab
 	$(BIN)/python benchmarks/organisms_bench.py
+	$(BIN)/python benchmarks/dtype_bench.py
 	$(BIN)/python benchmarks/code_organism_bench.py
 	$(BIN)/python benchmarks/code_learning_curve.py
 	$(BIN)/python benchmarks/safety_bench.py

