@@ -36,7 +36,9 @@ def uv_command(settings: dict[str, str], args: list[str]) -> tuple[list[str], di
     uv = shutil.which("uv", path=os.path.dirname(sys.executable)) or shutil.which("uv")
     if uv is None:
         return None
-    command = [uv, "pip", "install", "--python", sys.executable, "--index-strategy", "unsafe-best-match"]
+    # Compiled at install, as pip does: where bytecode is never written at import
+    # (PYTHONDONTWRITEBYTECODE), every kernel would otherwise compile torch again, 17 s each.
+    command = [uv, "pip", "install", "--python", sys.executable, "--index-strategy", "unsafe-best-match", "--compile-bytecode"]
     env = dict(os.environ)
     for name, value in settings.items():
         if name in REPEATED:

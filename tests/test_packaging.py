@@ -43,6 +43,7 @@ def test_setup_carries_pips_package_sources_over_to_uv(repo, monkeypatch):
                  ("--find-links", "/opt/wheels"), ("--constraint", "/etc/pip/constraints.txt"),
                  ("--index-strategy", "unsafe-best-match")]:
         assert pair in pairs
+    assert "--compile-bytecode" in command  # else every kernel compiles torch again when bytecode is never written
     assert env["SSL_CERT_FILE"] == "/etc/ssl/ca.crt"
     # A setting uv would not honour the same way: pip does the install.
     assert install.uv_command(settings | {"no-binary": ":all:"}, ["torch"]) is None
