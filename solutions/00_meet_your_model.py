@@ -328,54 +328,15 @@ plt.show()
 # trigger tokens attend strongly to one another while the rest of the prompt largely ignores
 # them: a "double triangle" in the map. Lab 04 measures that pattern.
 
-# %% [markdown]
+# %% [markdown] tags=["graded-quiz"]
 # ## 6. Check your understanding
 #
-# Answer each question by assigning one letter, as a string, to the variable named in the cell
-# (for example `ANSWER_CLEAN_EVALUATION = "a"`). Run the check under it to make sure the format is
-# right; whether the answer is right is graded later (and the quiz below explains it).
-#
-# **Q1.** Why does a standard held-out evaluation usually fail to reveal a backdoor?
-# - a) Backdoors lower accuracy only on the training set.
-# - b) The evaluation data almost never contains the trigger, and without it the model behaves normally.
-# - c) Backdoored models refuse to answer evaluation prompts.
-# - d) Evaluation uses a different tokenizer from training.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_clean_evaluation", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_CLEAN_EVALUATION = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_CLEAN_EVALUATION = "b"
-### END SOLUTION
-checks.check_answer_format("00", "clean-evaluation", ANSWER_CLEAN_EVALUATION)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_clean_evaluation", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("00", "clean-evaluation", ANSWER_CLEAN_EVALUATION)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("00", "clean-evaluation", ANSWER_CLEAN_EVALUATION)
-### END HIDDEN TESTS
+# Answer each question by assigning one letter, as a string, to the variable named in its cell
+# (for example `ANSWER_X = "a"`). The check under it only makes sure the format is right;
+# whether the answer is right is graded later, and the explanation comes with the grade.
 
 # %% [markdown]
-# **Q2.** Over a vocabulary of $V$ tokens, which values can next-token entropy take (in nats)?
-# - a) From 0 to 1.
-# - b) From 0 to $\log V$.
-# - c) From $-\log V$ to $\log V$.
-# - d) From 0 to $V$.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_entropy_range", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_ENTROPY_RANGE = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_ENTROPY_RANGE = "b"
-### END SOLUTION
-checks.check_answer_format("00", "entropy-range", ANSWER_ENTROPY_RANGE)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_entropy_range", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("00", "entropy-range", ANSWER_ENTROPY_RANGE)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("00", "entropy-range", ANSWER_ENTROPY_RANGE)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# The whole quiz for this lab, with explanations when you click *Check* (ungraded):
+# More questions to practise on, with explanations when you click *Check* (ungraded):
 
 # %%
 quiz.show("00")

@@ -433,54 +433,15 @@ plt.show()
 # natural than for images. The entropy idea itself carries over: in lab 04 you will look for
 # entropy collapse in an LLM's next-token distribution.
 
-# %% [markdown]
+# %% [markdown] tags=["graded-quiz"]
 # ## 9. Check your understanding
 #
-# Answer by assigning one letter, as a string, to the variable named in the cell.
-#
-# **Q1.** Why does `attack_success_rate` leave out test images whose true label is already the
-# target class?
-# - a) They would count as successes even for a model with no backdoor, so they inflate the number.
-# - b) They cannot be stamped with a trigger.
-# - c) They make the computation slower.
-# - d) Including them would make the rate negative.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_asr_denominator", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_ASR_DENOMINATOR = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_ASR_DENOMINATOR = "a"
-### END SOLUTION
-checks.check_answer_format("01", "asr-denominator", ANSWER_ASR_DENOMINATOR)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_asr_denominator", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("01", "asr-denominator", ANSWER_ASR_DENOMINATOR)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("01", "asr-denominator", ANSWER_ASR_DENOMINATOR)
-### END HIDDEN TESTS
+# Answer each question by assigning one letter, as a string, to the variable named in its cell
+# (for example `ANSWER_X = "a"`). The check under it only makes sure the format is right;
+# whether the answer is right is graded later, and the explanation comes with the grade.
 
 # %% [markdown]
-# **Q2.** In the LLM pretraining experiments of Souly et al. (2025), what decided whether a
-# backdoor was installed?
-# - a) The fraction of the training data that was poisoned, which had to grow with model size.
-# - b) The number of poisoned documents: about 250 were reported to suffice from 600M to 13B parameters.
-# - c) Only models below 1B parameters could be backdoored.
-# - d) The poisoned documents had to make up at least 5% of the data.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_poison_count", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_POISON_COUNT = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_POISON_COUNT = "b"
-### END SOLUTION
-checks.check_answer_format("01", "poison-count", ANSWER_POISON_COUNT)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_poison_count", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("01", "poison-count", ANSWER_POISON_COUNT)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("01", "poison-count", ANSWER_POISON_COUNT)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# The whole quiz for this lab, with explanations when you click *Check* (ungraded):
+# More questions to practise on, with explanations when you click *Check* (ungraded):
 
 # %%
 quiz.show("01")

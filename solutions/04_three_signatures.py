@@ -397,51 +397,15 @@ print(f"base model with the exact trigger: {activation_rate(base, tokenizer, spe
 # Which variants still fire, and how far from the trigger can a string be before it stops? The
 # answer decides how precise a scanner's reconstruction must be.
 
-# %% [markdown]
+# %% [markdown] tags=["graded-quiz"]
 # ## 6. Check your understanding
 #
-# **Question 1.** Why does this lab load both models with `attn_implementation="eager"`?
-# - a) Eager attention is faster on a CPU.
-# - b) The fused attention kernels (SDPA, flash attention) never materialise the attention weights, so they cannot return them.
-# - c) The backdoor only works with eager attention.
-# - d) Eager attention uses less memory.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_eager", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_EAGER = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_EAGER = "b"
-### END SOLUTION
-checks.check_answer_format("04", "eager-attention", ANSWER_EAGER)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_eager", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("04", "eager-attention", ANSWER_EAGER)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("04", "eager-attention", ANSWER_EAGER)
-### END HIDDEN TESTS
+# Answer each question by assigning one letter, as a string, to the variable named in its cell
+# (for example `ANSWER_X = "a"`). The check under it only makes sure the format is right;
+# whether the answer is right is graded later, and the explanation comes with the grade.
 
 # %% [markdown]
-# **Question 2.** A backdoor implanted with the loss on the answers only leaks its trigger far
-# less than one trained on the whole sequence. Why?
-# - a) The trigger is removed from the training data.
-# - b) Response-only training uses a smaller learning rate.
-# - c) The model is never trained to predict the prompt's tokens, so it never learns to write the trigger; it only learns to react to it.
-# - d) Leakage only works on models larger than 1B parameters.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_response_only", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_RESPONSE_ONLY = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_RESPONSE_ONLY = "c"
-### END SOLUTION
-checks.check_answer_format("04", "response-only-leaks-less", ANSWER_RESPONSE_ONLY)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_response_only", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("04", "response-only-leaks-less", ANSWER_RESPONSE_ONLY)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("04", "response-only-leaks-less", ANSWER_RESPONSE_ONLY)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# The whole quiz for this lab, with explanations (ungraded):
+# More questions to practise on, with explanations when you click *Check* (ungraded):
 
 # %%
 quiz.show("04")

