@@ -289,7 +289,9 @@ plt.show()
 #
 # Hints: the model expects a batch dimension; `model(input_ids=..., output_attentions=True)`
 # returns `.attentions`, a tuple with one `(batch, heads, seq, seq)` tensor per layer. Put the
-# ids on `model.device`, wrap the call in `torch.no_grad()`, and return the result on the CPU.
+# ids on `model.device`, wrap the call in `torch.no_grad()`, and return the result as float32 on
+# the CPU (`.float().cpu()`): on a GPU a large model may run in bfloat16, which plotting and
+# numpy cannot read.
 
 # %% nbgrader={"grade": false, "grade_id": "layer_attention", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def layer_attention(model, input_ids: torch.Tensor, layer: int) -> torch.Tensor:

@@ -190,8 +190,10 @@ print(f"trigger tokens {span}: {tokenizer.convert_ids_to_tokens(ids[span[0]:span
 #
 # - `all_attention(model, input_ids)` gives the attention of every layer, shape `(layers, heads, query, key)`.
 #   Keep the layers in `layers` (a `range`) and average over them and over all heads: one `(query, key)` map.
-# - `within_span`: for each query token inside `span = (first, last)`, the attention it gives to
-#   keys inside the span (sum over those keys); the mean over those queries.
+# - `span = (first, last)` is half-open, like a Python slice: the span's tokens are `first`,
+#   `first + 1`, ..., `last - 1`.
+# - `within_span`: for each query token inside the span, the attention it gives to keys inside
+#   the span (sum over those keys); the mean over those queries.
 # - `to_span`: the same sum for each query token *after* the span (`last` onwards), averaged
 #   over those queries (0.0 if there are none).
 # - Return plain Python floats.

@@ -14,7 +14,7 @@ def not_done(*_args):
 
 def test_entropy_check_accepts_the_reference(capsys, tiny):
     checks.test_next_token_entropy(next_token_entropy, *tiny)
-    assert "All 6 checks passed" in capsys.readouterr().out
+    assert "All 7 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_entropy_check_rejects(wrong, reason):
 
 def test_attention_check_accepts_the_reference(capsys):
     checks.test_layer_attention(layer_attention)
-    assert "All 6 checks passed" in capsys.readouterr().out
+    assert "All 7 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -46,6 +46,7 @@ def test_attention_check_accepts_the_reference(capsys):
         (lambda m, ids, layer: layer_attention(m, ids, 0), "layer 1: matches the reference"),
         (lambda m, ids, layer: layer_attention(m, ids, layer).mean(0), "3 dimensions"),
         (lambda m, ids, layer: layer_attention(m, ids, layer).transpose(-1, -2), "values differ"),
+        (lambda m, ids, layer: layer_attention(m, ids, layer).to(m.dtype), "float32 on the CPU"),
     ],
 )
 def test_attention_check_rejects(wrong, reason):

