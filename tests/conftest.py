@@ -55,3 +55,13 @@ def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
     for _ in range(repeats):
         a @ a
     return repeats * 2 * size**3 / (time.perf_counter() - start) / 1e9
+
+
+def written(reference):
+    """The package's reference as a learner would pass it: a function of their own that calls it
+    (the checks refuse the package's functions themselves, imported in place of an answer)."""
+
+    def learners_function(*args, **kwargs):
+        return reference(*args, **kwargs)
+
+    return learners_function

