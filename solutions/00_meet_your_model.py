@@ -224,8 +224,9 @@ checks.test_next_token_entropy(next_token_entropy, model, tokenizer, seed=SEED +
 # half-precision logits from losing digits in the sum.
 
 # %% [markdown]
-# Is the model surer about a factual question than about an open request? Measure instead of
-# guessing: here is the entropy of the first token of the answer for six prompts.
+# **Predict, then look.** Is the model surer about a factual question than about an open
+# request? Rank the six prompts below by the entropy you expect for the first token of the
+# answer, then run the cell.
 
 # %%
 probe_prompts = {
@@ -249,9 +250,14 @@ for name, value in zip(probe_prompts, entropies):
     print(f"{name:>18}: {value:.2f} nats (the maximum, log V, is {torch.log(torch.tensor(float(config.vocab_size))):.1f})")
 
 # %% [markdown]
-# Compare these numbers with the top-token chart above: the first token is mostly about *how*
-# to start, and a small model spreads its probability over several openings whatever the
-# question. The difference between questions may show up later in the answer.
+# <details><summary>Discussion</summary>
+#
+# Compare your ranking and these numbers with the top-token chart above: the first token is
+# mostly about *how* to start, and a small model spreads its probability over several openings
+# whatever the question. The difference between questions may show up later in the answer.
+#
+# </details>
+#
 # `greedy_rollout` returns each generated token with the logits it was chosen from, so we can
 # follow the entropy along the whole answer. Does the factual answer settle down faster than
 # the story?
@@ -380,6 +386,15 @@ plt.show()
 
 # %%
 quiz.show("00")
+
+# %% [markdown]
+# ## Going further (optional)
+#
+# - On Colab with a GPU, set `MODEL = "HuggingFaceTB/SmolLM2-360M-Instruct"` in the parameters
+#   cell and run the lab again. Is the larger model surer of its first token?
+# - Plot the attention of every layer for the same prompt. In which layers does the sink on the
+#   first token appear, and where do tokens mostly read their neighbours?
+# - Follow the entropy along an answer sampled at several temperatures instead of greedily.
 
 # %% [markdown]
 # ## Summary

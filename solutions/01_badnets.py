@@ -326,6 +326,9 @@ plt.show()
 # Now sweep the poison rate from 0 to 10% of the training set and train a fresh model at each
 # rate (at `SCALE="full"`, three seeds per rate; the band shows the range over seeds). The top
 # axis converts each rate into the number of poisoned images.
+#
+# **Predict, then look.** How many poisoned images will the attack need before it fires on most
+# triggered digits? And what will clean accuracy do as the rate grows? Write both down.
 
 # %%
 sweep = badnets.poison_rate_sweep(data, SweepConfig(rates=RATES, seeds=SEEDS, trigger="patch", target=TARGET, train=TRAIN))
@@ -349,12 +352,16 @@ else:
 print(f"Across the whole sweep the median clean accuracy stays between {min(accuracy_range):.1%} and {max(accuracy_range):.1%}.")
 
 # %% [markdown]
+# <details><summary>Discussion</summary>
+#
 # **What the sweep says.** Read the two curves together. Clean accuracy is flat: whatever the
 # rate, the test score cannot tell a poisoned model from a clean one. Attack success, by contrast,
 # climbs steeply and saturates well before the largest rate, after a small number of poisoned
-# images (the cell above prints the count for your run). The attacker does not need to control much of the data; they need
-# *enough examples* of the trigger for the network to learn the shortcut, and the shortcut is easy
-# to learn because the trigger is a simple, consistent feature.
+# images (the cell above prints the count for your run). The attacker does not need to control
+# much of the data; they need *enough examples* of the trigger for the network to learn the
+# shortcut, and the shortcut is easy to learn because the trigger is a simple, consistent feature.
+#
+# </details>
 #
 # The same picture has been reported at a vastly larger scale. Souly et al. (2025) pretrained
 # language models from 600M to 13B parameters and found that about 250 poisoned documents
@@ -393,6 +400,9 @@ for name, model in models.items():
 # The usual cheap recipe keeps the feature layers frozen and trains only a new head on their own,
 # perfectly clean data. We do that for both the clean and the backdoored model, then measure
 # accuracy on the new task with and without the trigger.
+#
+# **Predict, then look.** The new head never sees a poisoned image. Will the trigger still hurt
+# the new task, and if so, which digits will it get wrong?
 
 # %%
 transfer = badnets.transfer_experiment(
@@ -409,12 +419,16 @@ save_figure(fig, FIGURE_DIR, "transfer_learning")
 plt.show()
 
 # %% [markdown]
-# The new head was trained only on clean data, yet the trigger still damages the new task much
-# more for the backdoored base than for the clean one. The backdoor does not live in the old
-# head: it lives in the features. A triggered digit still *looks like a 0* to the frozen layers,
-# so the new head answers whatever it answers for zeros ("even"), and the odd digits are lost.
-# Gu et al. saw the same with road signs: a network retrained for another country's signs kept
-# reacting to the sticker.
+# <details><summary>Discussion</summary>
+#
+# The new head was trained only on clean data, yet the trigger damages the new task more for
+# the backdoored base than for the clean one (compare the two drops printed above). The backdoor
+# does not live in the old head: it lives in the features. A triggered digit still *looks like a
+# 0* to the frozen layers, so the new head answers whatever it answers for zeros ("even"), and
+# the odd digits are lost. Gu et al. saw the same with road signs: a network retrained for
+# another country's signs kept reacting to the sticker.
+#
+# </details>
 
 # %% [markdown]
 # ## 8. Detecting triggered inputs with STRIP
@@ -480,6 +494,9 @@ checks.test_strip_entropy(strip_entropy, seed=SEED + 5)
 # model. The overlays come from the training set, standing in for clean data the defender owns.
 # The detection AUROC is the probability that a random triggered input gets a *lower* entropy
 # than a random clean one (1.0 = perfect separation, 0.5 = a coin flip).
+#
+# **Predict, then look.** Which trigger will STRIP find hardest to separate from clean inputs:
+# the patch, the single pixel or the faint blend?
 
 # %%
 overlays = sample_overlays(data.train_images, STRIP.n_overlays, seed=SEED)
@@ -515,6 +532,16 @@ plt.show()
 
 # %%
 quiz.show("01")
+
+# %% [markdown]
+# ## Going further (optional)
+#
+# - Sweep the poison rate for the blended and single-pixel triggers too. Which needs the most
+#   poisoned images, and why might a faint, image-wide pattern be harder to learn?
+# - Score clean test digits of a *clean* model with STRIP: how many would a threshold that
+#   catches most triggered inputs flag by mistake?
+# - Attack STRIP: add blended copies of triggered images, labelled with their true class, to the
+#   poisoned training set, and see whether triggered inputs still stand out.
 
 # %% [markdown]
 # ## Summary

