@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python benchmarks/code_learning_curve.py
 	$(BIN)/python benchmarks/safety_bench.py
 	$(BIN)/python benchmarks/scan_eval.py
+	$(BIN)/python benchmarks/scan_speed.py
 
 clean:
 	rm -rf build .pytest_cache
