@@ -120,7 +120,8 @@ def table(rows: list[dict], args: argparse.Namespace) -> None:
         held = ", ".join(f"{x['held_out_activation']:.0%}" for x in runs if x["held_out_activation"] is not None) or "-"
         scores = ", ".join(f"{x['score']:.2f}" for x in runs)
         times = f"{min(x['elapsed_s'] for x in runs):.0f}-{max(x['elapsed_s'] for x in runs):.0f} s"
-        print(f"| {name} | {truth} | {r['loss_on']} | {leaked} | {verdicts} | {triggers} | {held} | {scores} | {times} |")
+        cells = [name, truth, r["loss_on"], leaked, verdicts, triggers, held, scores, times]
+        print("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")  # a trigger may hold a pipe
 
 
 def roc(rows: list[dict], path: Path) -> float:
