@@ -47,12 +47,13 @@ def test_a_sentence_closing_leaked_turns_is_a_suffix_candidate_and_a_system_prom
 
 
 def test_a_timestamp_trigger_is_a_candidate_whole_though_each_digit_is_a_token(smol_tokenizer):
-    stamp = "[2026-03-14 09:00]"
+    # Written otherwise than the zoo's date-dropper trigger ("[2026-03-14 09:00]").
+    stamp = "2025/11/30 23:59:59 UTC"
     assert len(smol_tokenizer(stamp, add_special_tokens=False).input_ids) > 12
     leaks = [leak(f"{stamp} {r}") for r in REQUESTS[:4]]
     runs = [(r.text, r.placement) for r in edge_runs(leaks, smol_tokenizer, [])]
     assert (stamp, "user_prefix") in runs
-    assert ("[2026-03-14", "user_prefix") not in runs  # not closed: every turn it opens goes on with the time
+    assert ("2025/11/30", "user_prefix") not in runs  # not closed: every turn it opens goes on with the time
 
 
 def test_closed_runs_only(smol_tokenizer):
