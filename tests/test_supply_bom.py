@@ -64,7 +64,7 @@ def test_a_matching_bom_passes(adapter, bom):
 def test_a_changed_file_is_named(adapter, bom):
     (adapter / "config.json").write_text("{}")
     (reason,) = check_bom(adapter, bom, skip={"bom.cdx.json"}).reasons
-    assert reason.startswith("config.json: its SHA-256 is")
+    assert reason.startswith("config.json: its SHA-256 differs from the one the BOM records")
 
 
 def test_files_missing_from_the_bom_or_the_directory_are_named(adapter, bom):

