@@ -74,6 +74,20 @@ def test_the_repository_slug_lives_in_pyproject_only(repo):
         assert config.colab_url(lab.name) in readme, f"README has no Colab link to {lab.name}"
 
 
+def test_the_readme_lab_table_agrees_with_the_labs(repo):
+    readme = (repo / "README.md").read_text()
+    for lab in LABS:
+        notebook = notebooks.instructor_notebook(lab)
+        points = sum(c.metadata["nbgrader"]["points"] for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade"))
+        row = next(line for line in readme.splitlines() if line.startswith(f"| [{lab.number} ·"))
+        assert row.rstrip(" |").rsplit("|", 1)[1].strip() == str(points), f"README's lab table: {lab.name} has {points} points"
+        graded_line = re.search(r"\*\*Graded:\*\*(.*)", lab.source.read_text())[1]
+        stated = sum(int(n) for n in re.findall(r"\((\d+) points?\)", graded_line))
+        assert stated == points, f"{lab.display_path}: its **Graded:** line counts {stated} points, the notebook {points}"
+        minutes = re.search(r"\*\*Time:\*\* about (\d+) minutes", lab.source.read_text())[1]
+        assert f"about {minutes} min to work through" in row, f"README's lab table: {lab.name} takes about {minutes} minutes"
+
+
 @pytest.fixture
 def forked(repo, tmp_path):
     """A copy of the course's sources, as a fork would have it."""
