@@ -31,8 +31,8 @@
 #    train on it, once with probes close to the trigger and once with the red team's weakest finds;
 # 4. compare what you measured with what Hubinger et al. report.
 #
-# **Time:** about 45 minutes, of which about 30 minutes of computation on a laptop CPU (five
-# safety-training runs and their measurements).
+# **Time:** about 45 minutes. Computation on 2 CPU cores: about 21 minutes the first time (five
+# safety-training runs and their measurements), under 2 minutes once they are cached.
 # **Graded:** 2 exercises (6 points) and 2 quiz questions (2 points).
 
 # %% tags=["parameters"]
